@@ -1,0 +1,372 @@
+//! `McpServer`: the desired state of one MCP server registration in a remote registry.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::{CustomResource, KubeSchema};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use super::DURATION_PATTERN;
+
+/// An absolute http(s) URL with a host, as the API server's CEL URL library reads it.
+const ABSOLUTE_HTTP_URL: &str =
+    "isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''";
+
+/// Desired state of one MCP server registration. Every field but `registryRef` is
+/// optional; a field that is absent is not managed: never sent, and the remote value is
+/// left alone.
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[kube(
+    group = "mcpsync.dev",
+    version = "v1alpha1",
+    kind = "McpServer",
+    namespaced,
+    status = "McpServerStatus",
+    shortname = "mcps",
+    category = "mcpsync",
+    doc = "An MCP server registration that mcpsync keeps equal in a remote registry (Aitronos, Composio, VMware Private AI Services or Zudu).",
+    printcolumn(
+        name = "REGISTRY",
+        type_ = "string",
+        json_path = ".spec.registryRef.name"
+    ),
+    printcolumn(
+        name = "EXTERNAL-ID",
+        type_ = "string",
+        json_path = ".status.externalId"
+    ),
+    printcolumn(
+        name = "SYNCED",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Synced\")].status"
+    ),
+    printcolumn(
+        name = "READY",
+        type_ = "string",
+        json_path = ".status.conditions[?(@.type==\"Ready\")].status"
+    ),
+    printcolumn(
+        name = "AVAILABILITY",
+        type_ = "string",
+        json_path = ".status.availability"
+    ),
+    printcolumn(name = "LAST-SYNC", type_ = "date", json_path = ".status.lastSyncTime"),
+    printcolumn(
+        name = "AGE",
+        type_ = "date",
+        json_path = ".metadata.creationTimestamp"
+    )
+)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("!has(oldSelf.externalId) || (has(self.externalId) && self.externalId == oldSelf.externalId)").message("externalId cannot be changed or removed once set; delete and recreate the McpServer to point it at another record"))]
+pub struct McpServerSpec {
+    /// The McpRegistry (same namespace) or ClusterMcpRegistry holding the record.
+    pub registry_ref: RegistryRef,
+    /// Id of an existing remote record to adopt instead of creating one. Cannot be changed
+    /// once set. When absent, mcpsync looks the record up by name and otherwise creates it,
+    /// and records the id in `status.externalId`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub external_id: Option<String>,
+    /// The remote record's name. On create, `metadata.name` when absent. Composio allows
+    /// 4-30 letters, digits, spaces and hyphens; Zudu requires it unique in the organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub display_name: Option<String>,
+    /// URL of the MCP server (absolute http or https; Aitronos accepts https only).
+    /// Not supported by Composio.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = Rule::new(ABSOLUTE_HTTP_URL).message("url must be an absolute http(s) URL"))]
+    pub url: Option<String>,
+    /// Description shown in the registry (PAIS, Zudu up to 5000 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 5000))]
+    pub description: Option<String>,
+    /// Location of the server's documentation (PAIS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 2048))]
+    #[x_kube(validation = Rule::new(ABSOLUTE_HTTP_URL).message("documentationUrl must be an absolute http(s) URL"))]
+    pub documentation_url: Option<String>,
+    /// Transport protocol: `StreamableHttp`, `Sse` or `WebSocket` (WebSocket: Zudu with
+    /// `bodyStyle: Flat` only). Aitronos sets it on create only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    /// Whether the registration is active (Aitronos `is_active`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Tool-call approval policy (Zudu): `AutoApproveAll`, `RequireApprovalAll`,
+    /// `RequireApprovalPerTool`, or `AutoApproveReadOnly` (Zudu `bodyStyle: Flat` only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_policy: Option<ApprovalPolicy>,
+    /// HTTP headers the registry sends to the MCP server (PAIS, Zudu). A header has either
+    /// `value` or `valueFrom`. Values from Secrets are never shown in status or logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
+    #[schemars(length(max = 64))]
+    pub headers: Option<Vec<HeaderSpec>>,
+    /// Credentials the registry uses to reach the MCP server (Aitronos). Every key of the
+    /// Secret becomes a field of the remote `credentials` object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credentials: Option<CredentialsSpec>,
+    /// Which tools the registry exposes (Aitronos `tool_configuration`; Composio
+    /// `allowed_tools` from `allowed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<ToolsSpec>,
+    /// Toolkit slugs (Composio), compared as a set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub toolkits: Option<Vec<String>>,
+    /// Auth config ids (Composio), compared as a set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub auth_config_ids: Option<Vec<String>>,
+    /// Whether Composio manages authentication (`managed_auth_via_composio`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub managed_auth: Option<bool>,
+    /// Id of the secret token the registry uses (Zudu `secret_token.secret_id`, max 255).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 255))]
+    pub secret_token_id: Option<String>,
+    /// `Manage` (default): create and update the remote record. `ObserveOnly`: never write;
+    /// report differences in `status.drift`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub management_policy: Option<ManagementPolicy>,
+    /// On deletion of this McpServer: `Retain` (default) leaves the remote record,
+    /// `Delete` deletes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deletion_policy: Option<DeletionPolicy>,
+    /// Drift re-check period (Go duration such as `5m`); overrides the registry's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = DURATION_PATTERN))]
+    #[x_kube(validation = Rule::new("duration(self) >= duration('10s')").message("syncInterval must be a duration of at least 10s, such as 30s, 5m or 1h"))]
+    pub sync_interval: Option<String>,
+    /// When true, no remote call is made for this McpServer until it is false again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspend: Option<bool>,
+}
+
+/// Which registry resource a McpServer uses.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct RegistryRef {
+    /// `McpRegistry` (default: same namespace) or `ClusterMcpRegistry`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<RegistryKind>,
+    /// Name of the registry resource.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Kind of registry resource.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
+pub enum RegistryKind {
+    /// Namespaced registry in the McpServer's own namespace.
+    #[default]
+    McpRegistry,
+    /// Cluster-scoped registry that allows the McpServer's namespace.
+    ClusterMcpRegistry,
+}
+
+/// MCP transport protocol.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum Transport {
+    /// Streamable HTTP.
+    StreamableHttp,
+    /// Server-Sent Events.
+    Sse,
+    /// WebSocket (Zudu with `bodyStyle: Flat` only).
+    WebSocket,
+}
+
+/// Tool-call approval policy.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
+pub enum ApprovalPolicy {
+    /// Approve every tool call automatically.
+    AutoApproveAll,
+    /// Ask for approval of every tool call.
+    RequireApprovalAll,
+    /// Ask per tool.
+    RequireApprovalPerTool,
+    /// Approve read-only tools automatically (Zudu `bodyStyle: Flat` only).
+    AutoApproveReadOnly,
+}
+
+/// One HTTP header sent by the registry to the MCP server.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+#[x_kube(validation = Rule::new("has(self.value) != has(self.valueFrom)").message("a header needs exactly one of value or valueFrom"))]
+pub struct HeaderSpec {
+    /// Header name, e.g. `Authorization`.
+    #[schemars(
+        length(min = 1, max = 256),
+        regex(pattern = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+    )]
+    pub name: String,
+    /// Literal value. Use `valueFrom` for anything secret.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 8192))]
+    pub value: Option<String>,
+    /// Value read from a Secret in the McpServer's namespace.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub value_from: Option<HeaderValueSource>,
+}
+
+/// Where a header value comes from.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderValueSource {
+    /// A key of a Secret in the McpServer's namespace.
+    pub secret_key_ref: LocalSecretKeyRef,
+}
+
+/// A key of a Secret in the referring object's own namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalSecretKeyRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+    /// Key inside the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub key: String,
+}
+
+/// A whole Secret in the referring object's own namespace.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, Hash, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LocalSecretRef {
+    /// Name of the Secret.
+    #[schemars(length(min = 1, max = 253))]
+    pub name: String,
+}
+
+/// Credentials the registry uses to authenticate to the MCP server.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CredentialsSpec {
+    /// Authentication type, e.g. `bearer_token` or `api_key` (Aitronos `auth_type`, sent on
+    /// create).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 64))]
+    pub auth_type: Option<String>,
+    /// Secret whose keys and values become the remote `credentials` object.
+    pub secret_ref: LocalSecretRef,
+}
+
+/// Tool selection.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolsSpec {
+    /// Whether tools are enabled (Aitronos only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    /// Tool identifiers to allow, compared as a set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[x_kube(merge_strategy = ListMerge::Set)]
+    pub allowed: Option<Vec<String>>,
+}
+
+/// Whether mcpsync writes to the registry.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum ManagementPolicy {
+    /// Create and update the remote record (default).
+    #[default]
+    Manage,
+    /// Read only: differences are reported in `status.drift`, never written.
+    ObserveOnly,
+}
+
+/// What happens to the remote record when the McpServer is deleted.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum DeletionPolicy {
+    /// Leave the remote record (default).
+    #[default]
+    Retain,
+    /// Delete the remote record (finalizer `mcpsync.dev/cleanup`).
+    Delete,
+}
+
+/// Whether the registry reports the MCP server reachable.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
+pub enum Availability {
+    /// The registry reached the server.
+    Available,
+    /// The registry could not reach the server (see `availabilityMessage`).
+    Unavailable,
+    /// The registry has not checked yet.
+    Pending,
+    /// The registry does not report availability, or nothing was observed yet.
+    #[default]
+    Unknown,
+}
+
+/// The last PATCH (or create) sent to the registry.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LastPatch {
+    /// When it was sent.
+    pub time: Time,
+    /// The remote field names it carried.
+    pub fields: Vec<String>,
+}
+
+/// A create that was started but whose result was not yet recorded. A later reconcile
+/// looks the record up by `name` before any second POST.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PendingCreate {
+    /// The remote name the record was created with.
+    pub name: String,
+    /// When the create was started.
+    pub time: Time,
+}
+
+/// Observed state of a McpServer.
+#[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct McpServerStatus {
+    /// The `metadata.generation` this status describes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub observed_generation: Option<i64>,
+    /// Id of the remote record (adopted, found by name, or created).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    /// `Available`, `Unavailable`, `Pending` or `Unknown`, as the registry reports it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability: Option<Availability>,
+    /// The registry's explanation when unavailable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub availability_message: Option<String>,
+    /// Last time the remote record was confirmed equal to the spec.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_sync_time: Option<Time>,
+    /// Last time the registry reported the server reachable.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_available_time: Option<Time>,
+    /// The last write sent to the registry.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_patch: Option<LastPatch>,
+    /// The registry's own last-modified time of the record.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub remote_updated_at: Option<Time>,
+    /// Remote fields mcpsync has written and manages.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub applied_fields: Vec<String>,
+    /// Salted SHA-256 fingerprints of write-only values as last applied, per remote field.
+    /// They show when a value changed without revealing it.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub applied_fingerprints: BTreeMap<String, String>,
+    /// Remote fields that differ from the spec (under `ObserveOnly`, or while a change is
+    /// pending).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drift: Vec<String>,
+    /// A create in flight, recorded before the POST so that it is never repeated blindly.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pending_create: Option<PendingCreate>,
+    /// `Ready`, `Synced`, `Reconciling` and `Stalled` (kstatus conventions).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
+    pub conditions: Vec<Condition>,
+}

@@ -1,0 +1,3 @@
+//! The pure core: desired fields, diff, plan, fingerprints, next status. No I/O, no clock.
+
+pub mod field;

@@ -1,0 +1,8 @@
+//! mcpsync: keeps MCP server registrations in remote registries equal to `McpServer`
+//! resources.
+
+pub mod api;
+pub mod engine;
+pub mod local;
+pub mod provider;
+pub mod sim;

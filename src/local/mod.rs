@@ -1,0 +1,1 @@
+//! Cluster-less mode: `plan`, `apply`, `delete` and `demo` on manifest files.

@@ -1,0 +1,225 @@
+//! Remote registries. Each provider is a pure *model* (which fields it supports, its
+//! constraints, how spec fields map to its JSON, how its requests and answers look) plus
+//! the one shared HTTP client in [`http`] that carries out the requests the model
+//! describes. Adding a fifth registry is one file implementing [`ProviderModel`].
+
+// The provider files (aitronos, composio, pais, zudu) and the shared client (http) are
+// declared here as they land.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+
+use jiff::Timestamp;
+use serde_json::Value;
+
+use crate::api::{Availability, SecretKeyRef, ZuduBodyStyle};
+use crate::engine::field::Field;
+
+/// Which registry, with the one setting that changes the wire format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ProviderKind {
+    Aitronos,
+    Composio,
+    Pais,
+    Zudu(ZuduBodyStyle),
+}
+
+impl ProviderKind {
+    /// Provider id as used in manifests and status (`aitronos`, `composio`, `pais`, `zudu`).
+    pub fn id(self) -> &'static str {
+        match self {
+            ProviderKind::Aitronos => "aitronos",
+            ProviderKind::Composio => "composio",
+            ProviderKind::Pais => "pais",
+            ProviderKind::Zudu(_) => "zudu",
+        }
+    }
+
+    /// The vendor's public API base URL, where it has one.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Aitronos => Some("https://api.aitronos.com"),
+            ProviderKind::Composio => Some("https://backend.composio.dev"),
+            ProviderKind::Pais => None,
+            ProviderKind::Zudu(_) => Some("https://api.zudu.ai"),
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// How a provider treats one supported field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldRule {
+    /// The provider's JSON name of the field (`server_url`, `request_headers`, ...): used in
+    /// status (`appliedFields`, `lastPatch.fields`, `drift`) and in messages.
+    pub remote: &'static str,
+    /// The registry never returns the value (or masks it): compared through fingerprints.
+    pub write_only: bool,
+    /// Can be set on create only (Aitronos `transport_type`).
+    pub create_only: bool,
+    /// Sending `null` resets the field (PAIS): a field dropped from spec is reset.
+    pub null_resets: bool,
+}
+
+impl FieldRule {
+    /// A readable, updatable field that `null` does not reset.
+    pub const fn plain(remote: &'static str) -> Self {
+        FieldRule {
+            remote,
+            write_only: false,
+            create_only: false,
+            null_resets: false,
+        }
+    }
+}
+
+/// A spec value the provider cannot take, found before any call.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Violation {
+    /// Spec path at fault, e.g. `spec.displayName` or `spec.tools.enabled`.
+    pub path: String,
+    /// The provider's rule, for a person: `composio names are 4-30 characters: ...`.
+    pub rule: String,
+    /// True when the provider does not support the (sub-)field at all (`UnsupportedField`);
+    /// false when the value breaks a constraint (`InvalidSpec`).
+    pub unsupported: bool,
+}
+
+/// One field of a PATCH: a new canonical value, or `None` to reset it with `null`.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Change {
+    pub field: Field,
+    pub value: Option<Value>,
+}
+
+/// Per-server facts a provider needs to shape a write, beyond the canonical values.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct WriteContext {
+    /// Names of headers whose value comes from a Secret (PAIS `is_secret: true`).
+    pub secret_headers: BTreeSet<String>,
+    /// `spec.credentials.authType` (Aitronos `auth_type`, on create).
+    pub auth_type: Option<String>,
+}
+
+/// A remote record decoded into canonical fields.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct RemoteRecord {
+    pub id: String,
+    /// The record's name, used for look-up by name.
+    pub name: Option<String>,
+    /// Every readable supported field the record carries, in canonical form.
+    pub fields: BTreeMap<Field, Value>,
+    pub availability: Availability,
+    pub availability_message: Option<String>,
+    pub last_available_at: Option<Timestamp>,
+    pub updated_at: Option<Timestamp>,
+}
+
+/// HTTP method of a described request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+    Delete,
+}
+
+/// A request a provider model describes; the shared client sends it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct RequestSpec {
+    pub method: Method,
+    /// Path after the base URL, starting with `/`.
+    pub path: String,
+    pub query: Vec<(String, String)>,
+    pub body: Option<Value>,
+}
+
+impl RequestSpec {
+    pub fn new(method: Method, path: impl Into<String>) -> Self {
+        RequestSpec {
+            method,
+            path: path.into(),
+            query: Vec::new(),
+            body: None,
+        }
+    }
+    pub fn query(mut self, k: &str, v: impl Into<String>) -> Self {
+        self.query.push((k.to_string(), v.into()));
+        self
+    }
+    pub fn body(mut self, body: Value) -> Self {
+        self.body = Some(body);
+        self
+    }
+}
+
+/// Where the next page of a LIST starts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Cursor {
+    /// Page number (Composio counts from 1, Zudu from 0).
+    Page(u64),
+    /// Id after which to continue (PAIS `after`).
+    After(String),
+}
+
+/// One decoded page of a LIST.
+#[derive(Clone, Debug, PartialEq, Default)]
+pub struct ListPage {
+    pub records: Vec<RemoteRecord>,
+    pub next: Option<Cursor>,
+}
+
+/// A secret sent as an auth header: `header: prefix + value`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuthHeader {
+    pub header: &'static str,
+    pub prefix: &'static str,
+    pub secret: SecretKeyRef,
+}
+
+/// A registry answer that does not have the documented shape. The message names what is
+/// missing; it never quotes the body.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{provider} answer has an unexpected shape: {what}")]
+pub struct DecodeError {
+    pub provider: &'static str,
+    pub what: String,
+}
+
+/// The pure half of a provider: no I/O, no clock.
+pub trait ProviderModel: Send + Sync + fmt::Debug {
+    fn kind(&self) -> ProviderKind;
+    /// How the provider treats `field`; `None` when it does not support it.
+    fn field_rule(&self, field: Field) -> Option<FieldRule>;
+    /// The provider's constraints on a canonical value (lengths, patterns, enums, HTTPS,
+    /// unsupported sub-fields), checked before any call.
+    fn check(&self, field: Field, value: &Value) -> Result<(), Violation>;
+    /// Whether the registry keeps names unique (a look-up by name finds at most one).
+    fn names_unique(&self) -> bool;
+    /// Headers that carry the registry credentials.
+    fn auth_headers(&self) -> Vec<AuthHeader>;
+
+    fn get_request(&self, id: &str) -> RequestSpec;
+    /// One page of the listing; `name` narrows it where the API can filter by name.
+    fn list_request(&self, cursor: Option<&Cursor>, name: Option<&str>) -> RequestSpec;
+    fn create_request(
+        &self,
+        fields: &BTreeMap<Field, Value>,
+        ctx: &WriteContext,
+    ) -> Result<RequestSpec, Violation>;
+    fn patch_request(&self, id: &str, changes: &[Change], ctx: &WriteContext) -> RequestSpec;
+    fn delete_request(&self, id: &str) -> RequestSpec;
+
+    /// Decodes the answer to GET, create or PATCH (envelopes included).
+    fn parse_record(&self, body: &Value) -> Result<RemoteRecord, DecodeError>;
+    /// Decodes one LIST answer; `cursor` is the one the page was requested with.
+    fn parse_list(&self, body: &Value, cursor: Option<&Cursor>) -> Result<ListPage, DecodeError>;
+    /// The registry's own error message from an error body, for a person. Only the fields
+    /// the vendor documents as messages are used, never the raw body.
+    fn error_message(&self, status: u16, body: &Value) -> Option<String>;
+}

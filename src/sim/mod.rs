@@ -1,0 +1,1 @@
+//! The registry simulator: one axum server speaking the four registries' APIs.
