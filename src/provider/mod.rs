@@ -223,3 +223,34 @@ pub trait ProviderModel: Send + Sync + fmt::Debug {
     /// the vendor documents as messages are used, never the raw body.
     fn error_message(&self, status: u16, body: &Value) -> Option<String>;
 }
+
+/// How a failed call is to be handled (providers.md, "Errors -> conditions").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorClass {
+    /// 400, 422: the registry refused the values. Retry only after the spec changes.
+    Rejected,
+    /// 401, 403: credentials refused.
+    Unauthorized,
+    /// 404 on a known id.
+    NotFound,
+    /// 409: name conflict, or the record is in use.
+    Conflict,
+    /// 429, 503: slow down (after `Retry-After` when given).
+    RateLimited,
+    /// Other 5xx, timeouts, connection errors, oversized or undecodable answers.
+    Unreachable,
+}
+
+/// A failed registry call, safe to show: `message` holds the registry's documented
+/// message field (with every known secret value masked) or a description of the
+/// transport failure, never a raw body.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct RemoteError {
+    pub class: ErrorClass,
+    /// HTTP status, when an answer arrived.
+    pub status: Option<u16>,
+    pub message: String,
+    /// The registry's `Retry-After`, when it sent one.
+    pub retry_after: Option<std::time::Duration>,
+}
