@@ -1,0 +1,315 @@
+//! The next status: conditions (kstatus), availability, sync times, what was applied.
+
+use std::collections::BTreeMap;
+
+use jiff::Timestamp;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+
+use crate::api::conditions::{reasons, types};
+use crate::api::{Availability, LastPatch, McpServerStatus, PendingCreate};
+use crate::engine::desired::Desired;
+use crate::engine::fingerprint;
+use crate::engine::plan::{Action, Decision, Refusal};
+use crate::provider::{ErrorClass, ProviderModel, RemoteError, RemoteRecord};
+
+/// What happened in one reconcile.
+#[derive(Debug)]
+pub enum Report<'a> {
+    /// A decision was made; `outcome` says how its write (if any) went.
+    Decided {
+        decision: &'a Decision,
+        outcome: Outcome<'a>,
+        desired: &'a Desired,
+        model: &'a dyn ProviderModel,
+        salt: [u8; 16],
+    },
+    /// Refused before looking at the registry (spec, Secret or registry at fault).
+    Refused(&'a Refusal),
+    /// Reading the registry failed.
+    ObserveFailed(&'a RemoteError),
+    /// `spec.suspend` is true: nothing was called.
+    Suspended,
+}
+
+/// How the write of a decision went.
+#[derive(Debug)]
+pub enum Outcome<'a> {
+    /// No write was needed or allowed.
+    NoWrite,
+    /// The create or PATCH succeeded; the registry answered with this record.
+    Written(&'a RemoteRecord),
+    /// The create or PATCH failed.
+    Failed(&'a RemoteError),
+}
+
+/// Status recorded before a create, so that a crash between the POST and the status write
+/// leads to a look-up by name instead of a second POST.
+pub fn with_pending_create(prev: &McpServerStatus, name: &str, now: Timestamp) -> McpServerStatus {
+    let mut s = prev.clone();
+    s.pending_create = Some(PendingCreate {
+        name: name.to_string(),
+        time: Time(now),
+    });
+    s
+}
+
+/// The status after `report`.
+pub fn next_status(
+    prev: &McpServerStatus,
+    generation: Option<i64>,
+    now: Timestamp,
+    report: Report<'_>,
+) -> McpServerStatus {
+    let mut s = prev.clone();
+    s.observed_generation = generation;
+    let c = Conds { generation, now };
+    match report {
+        Report::Suspended => {
+            c.set(
+                &mut s,
+                types::RECONCILING,
+                false,
+                reasons::SUSPENDED,
+                "spec.suspend is true: no remote calls",
+            );
+            c.set(&mut s, types::STALLED, false, reasons::SUSPENDED, "");
+        }
+        Report::Refused(r) => c.stalled(&mut s, r.reason, &r.message),
+        Report::ObserveFailed(e) => c.failed(&mut s, e),
+        Report::Decided {
+            decision,
+            outcome,
+            desired,
+            model,
+            salt,
+        } => decided(&mut s, &c, decision, outcome, desired, model, &salt),
+    }
+    s
+}
+
+fn decided(
+    s: &mut McpServerStatus,
+    c: &Conds,
+    decision: &Decision,
+    outcome: Outcome<'_>,
+    desired: &Desired,
+    model: &dyn ProviderModel,
+    salt: &[u8; 16],
+) {
+    if let Some(live) = &decision.live {
+        observe_record(s, live);
+    }
+    match (&decision.action, outcome) {
+        (Action::Refuse(r), _) => c.stalled(s, r.reason, &r.message),
+        (Action::ReportMissing { message }, _) => {
+            s.drift.clear();
+            c.not_synced(s, reasons::REMOTE_NOT_FOUND, message, false);
+        }
+        (Action::ReportDrift, _) => {
+            s.drift = decision
+                .diffs
+                .iter()
+                .map(|d| d.remote.to_string())
+                .collect();
+            let msg = format!("ObserveOnly: the record differs in {}", s.drift.join(", "));
+            c.not_synced(s, reasons::DRIFTED, &msg, false);
+        }
+        (_, Outcome::Failed(e)) => {
+            s.drift = decision
+                .diffs
+                .iter()
+                .map(|d| d.remote.to_string())
+                .collect();
+            c.failed(s, e);
+        }
+        (Action::Nothing, _) => synced(s, c, desired, model, decision, None, salt),
+        (Action::Create { .. } | Action::Patch { .. }, Outcome::Written(record)) => {
+            observe_record(s, record);
+            synced(s, c, desired, model, decision, Some(record), salt)
+        }
+        (Action::Create { .. } | Action::Patch { .. }, Outcome::NoWrite) => {
+            // Planned but not carried out (plan only): the record still differs.
+            s.drift = decision
+                .diffs
+                .iter()
+                .map(|d| d.remote.to_string())
+                .collect();
+            c.set(
+                s,
+                types::RECONCILING,
+                true,
+                reasons::UPDATING,
+                "changes are pending",
+            );
+        }
+    }
+}
+
+/// Availability and remote times from a record.
+fn observe_record(s: &mut McpServerStatus, r: &RemoteRecord) {
+    s.external_id = Some(r.id.clone());
+    s.pending_create = None;
+    s.availability = Some(r.availability);
+    s.availability_message = r.availability_message.clone().filter(|m| !m.is_empty());
+    if let Some(t) = r.last_available_at {
+        s.last_available_time = Some(Time(t));
+    }
+    s.remote_updated_at = r.updated_at.map(Time);
+}
+
+/// The record now equals the spec.
+fn synced(
+    s: &mut McpServerStatus,
+    c: &Conds,
+    desired: &Desired,
+    model: &dyn ProviderModel,
+    decision: &Decision,
+    written: Option<&RemoteRecord>,
+    salt: &[u8; 16],
+) {
+    let sent: Vec<&str> = if written.is_some() {
+        decision.diffs.iter().map(|d| d.remote).collect()
+    } else {
+        Vec::new()
+    };
+    let mut fingerprints = BTreeMap::new();
+    let mut applied = Vec::new();
+    for (field, value) in &desired.fields {
+        let Some(rule) = model.field_rule(*field) else {
+            continue;
+        };
+        applied.push(rule.remote.to_string());
+        if rule.write_only {
+            let fp = match s.applied_fingerprints.get(rule.remote) {
+                Some(old) if !sent.contains(&rule.remote) => old.clone(),
+                _ => fingerprint::fingerprint(rule.remote, value, salt),
+            };
+            fingerprints.insert(rule.remote.to_string(), fp);
+        }
+    }
+    applied.sort();
+    s.applied_fields = applied;
+    s.applied_fingerprints = fingerprints;
+    s.drift.clear();
+    if written.is_some() {
+        s.last_patch = Some(LastPatch {
+            time: Time(c.now),
+            fields: sent.iter().map(|f| f.to_string()).collect(),
+        });
+    }
+    s.last_sync_time = Some(Time(c.now));
+    c.set(
+        s,
+        types::SYNCED,
+        true,
+        reasons::SYNCED,
+        "the remote record equals the spec",
+    );
+    c.set(s, types::RECONCILING, false, reasons::IDLE, "");
+    c.set(s, types::STALLED, false, reasons::IDLE, "");
+    match s.availability.unwrap_or_default() {
+        Availability::Unavailable => {
+            let why = s
+                .availability_message
+                .clone()
+                .unwrap_or_else(|| "the registry reports the server unavailable".into());
+            c.set(s, types::READY, false, reasons::UNAVAILABLE, &why)
+        }
+        a => c.set(s, types::READY, true, availability_reason(a), ""),
+    }
+}
+
+fn availability_reason(a: Availability) -> &'static str {
+    match a {
+        Availability::Available => reasons::AVAILABLE,
+        Availability::Unavailable => reasons::UNAVAILABLE,
+        Availability::Pending => "Pending",
+        Availability::Unknown => reasons::SYNCED,
+    }
+}
+
+/// Condition reason and stalled-ness of a failed call (providers.md, "Errors -> conditions").
+pub fn error_reason(class: ErrorClass) -> (&'static str, bool) {
+    match class {
+        ErrorClass::Rejected => (reasons::REMOTE_REJECTED, true),
+        ErrorClass::Unauthorized => (reasons::UNAUTHORIZED, true),
+        ErrorClass::NotFound => (reasons::REMOTE_NOT_FOUND, false),
+        ErrorClass::Conflict => (reasons::CONFLICT, true),
+        ErrorClass::RateLimited => (reasons::RATE_LIMITED, false),
+        ErrorClass::Unreachable => (reasons::REGISTRY_UNREACHABLE, false),
+    }
+}
+
+/// Sets conditions with kstatus semantics: `lastTransitionTime` moves only when the status
+/// of a condition changes.
+struct Conds {
+    generation: Option<i64>,
+    now: Timestamp,
+}
+
+impl Conds {
+    fn set(&self, s: &mut McpServerStatus, type_: &str, status: bool, reason: &str, message: &str) {
+        let status = if status { "True" } else { "False" }.to_string();
+        let last_transition_time = match s.conditions.iter().find(|c| c.type_ == type_) {
+            Some(old) if old.status == status => old.last_transition_time.clone(),
+            _ => Time(self.now),
+        };
+        let cond = Condition {
+            type_: type_.to_string(),
+            status,
+            reason: reason.to_string(),
+            message: message.to_string(),
+            observed_generation: self.generation,
+            last_transition_time,
+        };
+        match s.conditions.iter_mut().find(|c| c.type_ == type_) {
+            Some(slot) => *slot = cond,
+            None => s.conditions.push(cond),
+        }
+        s.conditions
+            .sort_by(|a, b| condition_rank(&a.type_).cmp(&condition_rank(&b.type_)));
+    }
+
+    /// An error that retrying cannot fix until the spec or a referenced object changes.
+    fn stalled(&self, s: &mut McpServerStatus, reason: &str, message: &str) {
+        self.set(s, types::READY, false, reason, message);
+        self.set(s, types::SYNCED, false, reason, message);
+        self.set(s, types::RECONCILING, false, reason, "");
+        self.set(s, types::STALLED, true, reason, message);
+    }
+
+    /// Not equal to spec, and no write will be made (drift report, missing record).
+    fn not_synced(&self, s: &mut McpServerStatus, reason: &str, message: &str, reconciling: bool) {
+        self.set(s, types::READY, false, reason, message);
+        self.set(s, types::SYNCED, false, reason, message);
+        self.set(
+            s,
+            types::RECONCILING,
+            reconciling,
+            if reconciling { reason } else { reasons::IDLE },
+            "",
+        );
+        self.set(s, types::STALLED, false, reasons::IDLE, "");
+    }
+
+    fn failed(&self, s: &mut McpServerStatus, e: &RemoteError) {
+        let (reason, stalled) = error_reason(e.class);
+        if stalled {
+            self.stalled(s, reason, &e.message);
+        } else {
+            self.not_synced(s, reason, &e.message, true);
+        }
+    }
+}
+
+fn condition_rank(type_: &str) -> usize {
+    [
+        types::READY,
+        types::SYNCED,
+        types::RECONCILING,
+        types::STALLED,
+    ]
+    .iter()
+    .position(|t| *t == type_)
+    .unwrap_or(usize::MAX)
+}
