@@ -267,7 +267,7 @@ impl Conds {
             None => s.conditions.push(cond),
         }
         s.conditions
-            .sort_by(|a, b| condition_rank(&a.type_).cmp(&condition_rank(&b.type_)));
+            .sort_by_key(|a| condition_rank(&a.type_));
     }
 
     /// An error that retrying cannot fix until the spec or a referenced object changes.

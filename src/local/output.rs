@@ -1,0 +1,91 @@
+//! How `plan` and `apply` print their results: text for a person, YAML or JSON for scripts.
+//! Secret-backed values never reach this module (see `ShownChange`).
+
+use std::fmt::Write as _;
+
+use crate::api::conditions::types;
+use crate::local::run::{ActionKind, Mode, RunReport, ServerResult};
+
+/// Output format (`-o`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    Text,
+    Yaml,
+    Json,
+}
+
+/// Renders a report.
+pub fn render(report: &RunReport, mode: Mode, format: Format) -> Result<String, String> {
+    match format {
+        Format::Text => Ok(text(report, mode)),
+        Format::Yaml => serde_saphyr::to_string(report).map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(report).map(|s| s + "\n").map_err(|e| e.to_string()),
+    }
+}
+
+fn text(report: &RunReport, mode: Mode) -> String {
+    let mut out = String::new();
+    for s in &report.servers {
+        server_text(&mut out, s, mode);
+    }
+    for skipped in &report.skipped {
+        let _ = writeln!(out, "skipped: {skipped}");
+    }
+    let count = |k: ActionKind| report.servers.iter().filter(|s| s.action == k).count();
+    let verb = if mode == Mode::Plan { "to create" } else { "created" };
+    let verb2 = if mode == Mode::Plan { "to patch" } else { "patched" };
+    let _ = writeln!(
+        out,
+        "{}: {} {verb}, {} {verb2}, {} in sync, {} drifted, {} missing, {} refused, {} failed.",
+        if mode == Mode::Plan { "Plan" } else { "Apply" },
+        count(ActionKind::Create),
+        count(ActionKind::Patch),
+        count(ActionKind::InSync),
+        count(ActionKind::Drift),
+        count(ActionKind::Missing),
+        count(ActionKind::Refused),
+        count(ActionKind::Failed),
+    );
+    out
+}
+
+fn server_text(out: &mut String, s: &ServerResult, mode: Mode) {
+    let id = s.external_id.as_deref().unwrap_or("-");
+    let what = match (s.action, mode) {
+        (ActionKind::InSync, _) => "in sync".to_string(),
+        (ActionKind::Create, Mode::Plan) => "would create".to_string(),
+        (ActionKind::Create, Mode::Apply) => "created".to_string(),
+        (ActionKind::Patch, Mode::Plan) => format!("would patch {} field(s)", s.changes.len()),
+        (ActionKind::Patch, Mode::Apply) => format!("patched {} field(s)", s.changes.len()),
+        (ActionKind::Drift, _) => "drifted (ObserveOnly: not written)".to_string(),
+        (ActionKind::Missing, _) => "missing".to_string(),
+        (ActionKind::Refused, _) => "refused".to_string(),
+        (ActionKind::Failed, _) => "failed".to_string(),
+    };
+    let _ = writeln!(out, "{} [{} {}] id={id}: {what}", s.server, s.provider, s.registry);
+    for c in &s.changes {
+        let new = c.new.to_string();
+        match &c.old {
+            _ if new == "\"(secret)\"" => {
+                let _ = writeln!(out, "    {}: (secret) changed", c.field);
+            }
+            Some(old) => {
+                let _ = writeln!(out, "    {}: {old} -> {new}", c.field);
+            }
+            None => {
+                let _ = writeln!(out, "    {}: (write-only) -> {new}", c.field);
+            }
+        }
+    }
+    if let Some(m) = &s.message {
+        let _ = writeln!(out, "    {m}");
+    }
+    if mode == Mode::Apply {
+        let cond = |t: &str| {
+            s.status.conditions.iter().find(|c| c.type_ == t).map(|c| format!("{t}={}({})", c.status, c.reason))
+        };
+        let conds: Vec<String> = [types::READY, types::SYNCED, types::STALLED].iter().filter_map(|t| cond(t)).collect();
+        let avail = s.status.availability.map(|a| format!("{a:?}")).unwrap_or_else(|| "Unknown".into());
+        let _ = writeln!(out, "    status: {} availability={avail}", conds.join(" "));
+    }
+}

@@ -1,0 +1,419 @@
+//! `plan` and `apply` on manifest files: the same engine as the controller, with desired
+//! state from files and status kept in a state file.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::api::conditions::reasons;
+use crate::api::{McpServer, McpServerStatus, RegistryConnection};
+use crate::engine::plan::{Action, DecideInput, Decision, FieldDiff, Refusal, Target};
+use crate::engine::status::{Outcome, Report};
+use crate::engine::{self, Desired, ResolvedSecrets, SecretNeed};
+use crate::local::manifests::{self, Manifests};
+use crate::local::secrets::{self, RegistryView};
+use crate::local::state::{ServerState, StateFile};
+use crate::provider::http::{ClientConfig, RegistryClient};
+use crate::provider::{ProviderKind, RemoteRecord, model_for};
+use crate::reconcile;
+use crate::secret::{Redactor, SecretValue};
+
+/// Whether writes are made.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Mode {
+    /// Read the registries and print what would change.
+    Plan,
+    /// Carry the changes out and keep statuses in the state file.
+    Apply,
+}
+
+/// Maps a provider to the base URL to use instead of the registry's (the demo's simulator).
+pub type BaseUrlOverride = Arc<dyn Fn(ProviderKind) -> String + Send + Sync>;
+
+/// One `plan` or `apply`.
+pub struct RunOptions {
+    pub paths: Vec<PathBuf>,
+    pub state_path: PathBuf,
+    pub mode: Mode,
+    pub base_url_override: Option<BaseUrlOverride>,
+}
+
+/// What happened to one server, for output.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct ServerResult {
+    /// `namespace/name`.
+    pub server: String,
+    pub registry: String,
+    pub provider: String,
+    pub action: ActionKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub changes: Vec<ShownChange>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+    pub status: McpServerStatus,
+}
+
+/// The kind of result, as printed.
+#[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
+#[serde(rename_all = "camelCase")]
+pub enum ActionKind {
+    InSync,
+    Create,
+    Patch,
+    Drift,
+    Missing,
+    Refused,
+    Failed,
+}
+
+/// One changed field, safe to print: Secret-backed values are replaced by `(secret)`.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+pub struct ShownChange {
+    pub field: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub old: Option<serde_json::Value>,
+    pub new: serde_json::Value,
+}
+
+/// The results of a run, one per McpServer in the files.
+#[derive(Clone, Debug, Serialize, PartialEq, Default)]
+pub struct RunReport {
+    pub servers: Vec<ServerResult>,
+    pub skipped: Vec<String>,
+}
+
+impl RunReport {
+    /// True when a plan has something to do.
+    pub fn has_changes(&self) -> bool {
+        self.servers.iter().any(|s| matches!(s.action, ActionKind::Create | ActionKind::Patch))
+    }
+    /// True when some server could not be brought in line.
+    pub fn has_errors(&self) -> bool {
+        self.servers.iter().any(|s| matches!(s.action, ActionKind::Refused | ActionKind::Failed))
+    }
+}
+
+/// A run that could not start (unreadable files or state).
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error(transparent)]
+    Load(#[from] manifests::LoadError),
+    #[error(transparent)]
+    State(#[from] crate::local::state::StateError),
+}
+
+/// A server ready to be observed: its desired state and where it goes.
+struct Prepared<'a> {
+    server: &'a McpServer,
+    key: String,
+    desired: Desired,
+    secret_values: Vec<String>,
+    prev: McpServerStatus,
+}
+
+/// Runs `plan` or `apply`.
+pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunError> {
+    let manifests = manifests::load(&opts.paths)?;
+    let mut state = StateFile::load(&opts.state_path)?;
+    let mut report = RunReport { skipped: manifests.skipped.clone(), ..Default::default() };
+    let mut groups: BTreeMap<String, (RegistryView<'_>, Vec<Prepared<'_>>)> = BTreeMap::new();
+    for server in manifests.servers() {
+        let key = server_key(server);
+        let prev = state.get(&key).map(|s| s.status.clone()).unwrap_or_default();
+        let view = match secrets::find_registry(&manifests, server) {
+            Ok(v) => v,
+            Err(e) => {
+                report.servers.push(refused(server, &key, "-", "-", prev, reasons::REGISTRY_NOT_READY, &e.to_string(), now));
+                continue;
+            }
+        };
+        match prepare(&manifests, server, &key, prev.clone()) {
+            Ok(p) => groups.entry(view.label()).or_insert_with(|| (view, Vec::new())).1.push(p),
+            Err(r) => {
+                let provider = model_for(&view.connection.provider).kind().id();
+                report.servers.push(refused(server, &key, &view.label(), provider, prev, r.reason, &r.message, now));
+            }
+        }
+    }
+    for (label, (view, servers)) in groups {
+        let results = run_registry(opts, &manifests, &label, &view, servers, &mut state, now).await;
+        report.servers.extend(results);
+    }
+    report.servers.sort_by(|a, b| a.server.cmp(&b.server));
+    if opts.mode == Mode::Apply {
+        state.save(&opts.state_path)?;
+    }
+    Ok(report)
+}
+
+fn server_key(server: &McpServer) -> String {
+    format!(
+        "{}/{}",
+        server.metadata.namespace.as_deref().unwrap_or("default"),
+        server.metadata.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// Desired state of one server, with its Secrets resolved from its own namespace.
+fn prepare<'a>(
+    manifests: &'a Manifests,
+    server: &'a McpServer,
+    key: &str,
+    prev: McpServerStatus,
+) -> Result<Prepared<'a>, Refusal> {
+    let ns = server.metadata.namespace.as_deref().unwrap_or("default");
+    let mut resolved = ResolvedSecrets::default();
+    for need in engine::secret_needs(&server.spec) {
+        let missing = |e: secrets::SecretError| Refusal { reason: reasons::SECRET_NOT_FOUND, message: e.to_string() };
+        match need {
+            SecretNeed::HeaderKey { header, secret, key } => {
+                let v = manifests.secrets.get(ns, &secret, &key).map_err(missing)?;
+                resolved.headers.insert(header, v);
+            }
+            SecretNeed::WholeSecret { secret } => {
+                resolved.credentials = Some(manifests.secrets.get_all(ns, &secret).map_err(missing)?);
+            }
+        }
+    }
+    let name = server.metadata.name.as_deref().unwrap_or_default();
+    let desired = engine::desired(&server.spec, name, &resolved)
+        .map_err(|e| Refusal { reason: reasons::INVALID_SPEC, message: e.to_string() })?;
+    let secret_values = resolved.values().into_iter().map(str::to_string).collect();
+    Ok(Prepared { server, key: key.to_string(), desired, secret_values, prev })
+}
+
+/// Observes, decides and (under `apply`) acts for every server of one registry.
+async fn run_registry(
+    opts: &RunOptions,
+    manifests: &Manifests,
+    label: &str,
+    view: &RegistryView<'_>,
+    servers: Vec<Prepared<'_>>,
+    state: &mut StateFile,
+    now: Timestamp,
+) -> Vec<ServerResult> {
+    let model = model_for(&view.connection.provider);
+    let provider = model.kind().id();
+    let client = match client_for(opts, manifests, view) {
+        Ok(c) => c,
+        Err(r) => {
+            return servers
+                .into_iter()
+                .map(|p| refused(p.server, &p.key, label, provider, p.prev, r.reason, &r.message, now))
+                .collect();
+        }
+    };
+    // Refuse what the provider cannot take before any call.
+    let mut ready = Vec::new();
+    let mut out = Vec::new();
+    for p in servers {
+        match engine::validate(client.model(), &p.desired) {
+            Ok(()) => ready.push(p),
+            Err(r) => out.push(refused(p.server, &p.key, label, provider, p.prev, r.reason, &r.message, now)),
+        }
+    }
+    let targets: Vec<Target> = ready.iter().map(|p| engine::target(&p.server.spec, &p.prev, &p.desired)).collect();
+    let observations = reconcile::observe(&client, &targets).await;
+    for (p, observed) in ready.into_iter().zip(observations) {
+        let result = match observed {
+            Err(e) => {
+                let e = redact(e, &p.secret_values);
+                let status = engine::next_status(&p.prev, p.server.metadata.generation, now, Report::ObserveFailed(&e));
+                result(&p, label, provider, ActionKind::Failed, None, Vec::new(), Some(e.message.clone()), status)
+            }
+            Ok(observation) => {
+                let decision = engine::decide(DecideInput {
+                    model: client.model(),
+                    spec: &p.server.spec,
+                    desired: &p.desired,
+                    status: &p.prev,
+                    observation,
+                });
+                settle(opts.mode, &client, &p, label, provider, decision, state, now).await
+            }
+        };
+        if opts.mode == Mode::Apply {
+            state.insert(p_key(&result), ServerState { status: result.status.clone(), registry: label.to_string() });
+        }
+        out.push(result);
+    }
+    out
+}
+
+fn p_key(r: &ServerResult) -> String {
+    r.server.clone()
+}
+
+/// Carries a decision out (under `apply`) and computes the resulting status.
+#[allow(clippy::too_many_arguments)]
+async fn settle(
+    mode: Mode,
+    client: &RegistryClient,
+    p: &Prepared<'_>,
+    label: &str,
+    provider: &str,
+    decision: Decision,
+    state: &mut StateFile,
+    now: Timestamp,
+) -> ServerResult {
+    let salt: [u8; 16] = rand::random();
+    let generation = p.server.metadata.generation;
+    let changes = shown_changes(&decision.diffs);
+    let kind = match &decision.action {
+        Action::Nothing => ActionKind::InSync,
+        Action::Create { .. } => ActionKind::Create,
+        Action::Patch { .. } => ActionKind::Patch,
+        Action::ReportDrift => ActionKind::Drift,
+        Action::ReportMissing { .. } => ActionKind::Missing,
+        Action::Refuse(_) => ActionKind::Refused,
+    };
+    let message = match &decision.action {
+        Action::Refuse(r) => Some(r.message.clone()),
+        Action::ReportMissing { message } => Some(message.clone()),
+        _ => None,
+    };
+    let written = if mode == Mode::Apply { write(client, p, &decision, state, now).await } else { Ok(None) };
+    let report = |outcome| Report::Decided { decision: &decision, outcome, desired: &p.desired, model: client.model(), salt };
+    let prev = match &decision.action {
+        Action::Create { .. } if mode == Mode::Apply => engine::with_pending_create(&p.prev, &p.desired.create_name, now),
+        _ => p.prev.clone(),
+    };
+    let (status, kind, message) = match &written {
+        Ok(Some(record)) => (engine::next_status(&prev, generation, now, report(Outcome::Written(record))), kind, message),
+        Ok(None) => (engine::next_status(&prev, generation, now, report(Outcome::NoWrite)), kind, message),
+        Err(e) => {
+            let m = Some(e.message.clone());
+            (engine::next_status(&prev, generation, now, report(Outcome::Failed(e))), ActionKind::Failed, m)
+        }
+    };
+    let id = status.external_id.clone().or(decision.record_id.clone());
+    result(p, label, provider, kind, id, changes, message, status)
+}
+
+/// Sends the create or PATCH of a decision. A create is recorded in the state file first,
+/// so that a crash before the answer leads to a look-up by name, never a second POST.
+async fn write(
+    client: &RegistryClient,
+    p: &Prepared<'_>,
+    decision: &Decision,
+    state: &mut StateFile,
+    now: Timestamp,
+) -> Result<Option<RemoteRecord>, crate::provider::RemoteError> {
+    let sent = match &decision.action {
+        Action::Create { fields } => {
+            let intent = engine::with_pending_create(&p.prev, &p.desired.create_name, now);
+            state.insert(p.key.clone(), ServerState { status: intent, registry: String::new() });
+            client.create(fields, &p.desired.ctx).await
+        }
+        Action::Patch { changes } => {
+            let id = decision.record_id.as_deref().unwrap_or_default();
+            client.patch(id, changes, &p.desired.ctx).await
+        }
+        _ => return Ok(None),
+    };
+    sent.map(Some).map_err(|e| redact(e, &p.secret_values))
+}
+
+fn redact(mut e: crate::provider::RemoteError, secrets: &[String]) -> crate::provider::RemoteError {
+    e.message = Redactor::new(secrets.iter().map(String::as_str)).redact(&e.message);
+    e
+}
+
+/// The registry client of a registry resource, with its credentials resolved.
+fn client_for(opts: &RunOptions, manifests: &Manifests, view: &RegistryView<'_>) -> Result<RegistryClient, Refusal> {
+    let conn: &RegistryConnection = view.connection;
+    let model = model_for(&conn.provider);
+    let kind = model.kind();
+    let not_ready = |message: String| Refusal { reason: reasons::REGISTRY_NOT_READY, message };
+    let mut auth = Vec::new();
+    for header in model.auth_headers() {
+        let ns = secrets::registry_secret_namespace(&header.secret, view.kind, view.namespace.as_deref())
+            .map_err(|e| not_ready(format!("{}: {e}", view.label())))?;
+        let value = manifests
+            .secrets
+            .get(&ns, &header.secret.name, &header.secret.key)
+            .map_err(|e| Refusal { reason: reasons::SECRET_NOT_FOUND, message: format!("{}: {e}", view.label()) })?;
+        auth.push((header, SecretValue::new(value)));
+    }
+    let base = match &opts.base_url_override {
+        Some(f) => f(kind),
+        None => conn.base_url.clone().or_else(|| kind.default_base_url().map(str::to_string)).ok_or_else(|| {
+            not_ready(format!("{}: baseUrl is required for the {kind} provider", view.label()))
+        })?,
+    };
+    let config = ClientConfig::for_connection(conn, &base, opts.base_url_override.is_some())
+        .map_err(|e| not_ready(format!("{}: {e}", view.label())))?;
+    RegistryClient::new(model, config, auth).map_err(|e| not_ready(format!("{}: {e}", view.label())))
+}
+
+fn shown_changes(diffs: &[FieldDiff]) -> Vec<ShownChange> {
+    diffs
+        .iter()
+        .map(|d| {
+            let shown = |v: &Option<serde_json::Value>| match v {
+                _ if d.secret => serde_json::Value::from("(secret)"),
+                Some(v) => v.clone(),
+                None => serde_json::Value::Null,
+            };
+            ShownChange {
+                field: d.remote.to_string(),
+                old: if d.write_only { None } else { Some(shown(&d.old)) },
+                new: if d.new.is_none() { serde_json::Value::Null } else { shown(&d.new) },
+            }
+        })
+        .collect()
+}
+
+#[allow(clippy::too_many_arguments)]
+fn refused(
+    server: &McpServer,
+    key: &str,
+    registry: &str,
+    provider: &str,
+    prev: McpServerStatus,
+    reason: &'static str,
+    message: &str,
+    now: Timestamp,
+) -> ServerResult {
+    let r = Refusal { reason, message: message.to_string() };
+    let status = engine::next_status(&prev, server.metadata.generation, now, Report::Refused(&r));
+    ServerResult {
+        server: key.to_string(),
+        registry: registry.to_string(),
+        provider: provider.to_string(),
+        action: ActionKind::Refused,
+        external_id: status.external_id.clone(),
+        changes: Vec::new(),
+        message: Some(message.to_string()),
+        status,
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn result(
+    p: &Prepared<'_>,
+    registry: &str,
+    provider: &str,
+    action: ActionKind,
+    external_id: Option<String>,
+    changes: Vec<ShownChange>,
+    message: Option<String>,
+    status: McpServerStatus,
+) -> ServerResult {
+    ServerResult {
+        server: p.key.clone(),
+        registry: registry.to_string(),
+        provider: provider.to_string(),
+        action,
+        external_id,
+        changes,
+        message,
+        status,
+    }
+}
