@@ -15,6 +15,7 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::secrets::SecretStore;
+use crate::api::registry::RegistryConnection;
 use crate::api::{ClusterMcpRegistry, McpRegistry, McpServer};
 
 /// The namespace kubectl gives namespaced objects that name none.
@@ -335,12 +336,17 @@ impl Loader {
         T: DeserializeOwned,
     {
         let key = object_key(&mut value, origin, namespaced)?;
-        let object = serde_path_to_error::deserialize(value).map_err(|err| LoadError::Field {
-            origin: Box::new(origin.clone()),
-            kind: kind.to_string(),
-            name: key.rsplit('/').next().unwrap_or_default().to_string(),
-            field: err.path().to_string(),
-            message: err.inner().to_string(),
+        let flattened = kind == "McpRegistry" || kind == "ClusterMcpRegistry";
+        let spec = value.get("spec").filter(|_| flattened).cloned();
+        let object = serde_path_to_error::deserialize(value).map_err(|err| {
+            let (field, message) = precise_error(err, spec);
+            LoadError::Field {
+                origin: Box::new(origin.clone()),
+                kind: kind.to_string(),
+                name: key.rsplit('/').next().unwrap_or_default().to_string(),
+                field,
+                message,
+            }
         })?;
         self.remember(kind, key, origin)?;
         Ok(object)
@@ -376,6 +382,27 @@ impl Loader {
         self.seen.insert(slot, origin.clone());
         Ok(())
     }
+}
+
+/// Path and message of a deserialization error. The registries' `spec` flattens the
+/// connection settings, and serde loses the path inside a flattened struct; deserializing
+/// the connection alone finds it again (`spec.provider.zudu` rather than `spec`).
+fn precise_error(
+    err: serde_path_to_error::Error<serde_json::Error>,
+    spec: Option<Value>,
+) -> (String, String) {
+    let path = err.path().to_string();
+    if path == "spec"
+        && let Some(spec) = spec
+        && let Err(inner) = serde_path_to_error::deserialize::<_, RegistryConnection>(spec)
+    {
+        let field = match inner.path().to_string().as_str() {
+            "." => "spec".to_string(),
+            inner_path => format!("spec.{inner_path}"),
+        };
+        return (field, inner.inner().to_string());
+    }
+    (path, err.inner().to_string())
 }
 
 fn origin(path: &Path, document: usize, item: Option<usize>) -> Origin {
@@ -462,16 +489,23 @@ fn syntax_message(err: &serde_saphyr::Error, text: &str) -> String {
         return "the Secret could not be parsed (details withheld so as not to show its content)"
             .to_string();
     }
-    let message = err.without_snippet().to_string();
-    message.lines().next().unwrap_or_default().to_string()
+    let options = serde_saphyr::render_options! {
+        formatter: &serde_saphyr::UserMessageFormatter,
+        snippets: serde_saphyr::SnippetMode::Off,
+    };
+    let message = err.render_with_options(options);
+    let first = message.lines().next().unwrap_or_default();
+    // The position is given in file lines by the caller; the parser's own is per document.
+    match first.rfind(" at line ") {
+        Some(cut) => first[..cut].to_string(),
+        None => first.to_string(),
+    }
 }
 
-/// Whether a document that did not parse may be a Secret: any line naming kind Secret.
+/// Whether a document that did not parse may be a Secret. Deliberately coarse: a false
+/// positive costs a less precise message, a false negative could print a credential.
 fn looks_like_secret(text: &str) -> bool {
-    text.lines().any(|line| {
-        let line = line.trim_start().trim_start_matches(['-', ' ', '{', '"']);
-        line.starts_with("kind") && line.contains("Secret")
-    })
+    text.contains("Secret")
 }
 
 fn parse_json(text: &str, origin: &Origin) -> Result<Value, LoadError> {
@@ -482,4 +516,264 @@ fn parse_json(text: &str, origin: &Origin) -> Result<Value, LoadError> {
         column: err.column() as u64,
         message: format!("{:?} error", err.classify()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use kube::ResourceExt;
+    use std::fs;
+
+    const SERVER: &str = "apiVersion: mcpsync.dev/v1alpha1
+kind: McpServer
+metadata:
+  name: github
+  namespace: team-a
+spec:
+  registryRef: {name: zudu}
+  transport: StreamableHttp
+";
+
+    const REGISTRY: &str = "apiVersion: mcpsync.dev/v1alpha1
+kind: McpRegistry
+metadata:
+  name: zudu
+spec:
+  provider:
+    zudu:
+      apiKeySecretRef: {name: zudu-creds, key: api-key}
+      apiSecretSecretRef: {name: zudu-creds, key: api-secret}
+";
+
+    const CLUSTER_REGISTRY: &str = "apiVersion: mcpsync.dev/v1alpha1
+kind: ClusterMcpRegistry
+metadata:
+  name: composio-prod
+spec:
+  provider:
+    composio:
+      apiKeySecretRef: {name: composio-api, key: api-key, namespace: mcpsync-system}
+  allowedNamespaces: [team-a]
+";
+
+    fn write(dir: &Path, name: &str, text: &str) -> PathBuf {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            fs::create_dir_all(parent).unwrap();
+        }
+        fs::write(&path, text).unwrap();
+        path
+    }
+
+    fn load_text(text: &str) -> Result<Manifests, LoadError> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "all.yaml", text);
+        load(&[path])
+    }
+
+    fn error_text(text: &str) -> String {
+        load_text(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn multi_document_file_yields_every_kind_and_defaults_namespace() {
+        let text = format!(
+            "{SERVER}---\n{REGISTRY}---\n{CLUSTER_REGISTRY}---\napiVersion: v1\nkind: Secret\nmetadata: {{name: zudu-creds}}\nstringData: {{api-key: k}}\n"
+        );
+        let m = load_text(&text).unwrap();
+        assert_eq!(m.servers.len(), 1);
+        assert_eq!(m.servers[0].object.namespace().as_deref(), Some("team-a"));
+        assert_eq!(
+            m.registries[0].object.namespace().as_deref(),
+            Some("default")
+        );
+        assert_eq!(m.registries[0].origin.document, 2);
+        assert_eq!(m.cluster_registries[0].object.name_any(), "composio-prod");
+        assert!(m.secrets.contains("default", "zudu-creds"));
+        assert!(m.skipped.is_empty());
+    }
+
+    #[test]
+    fn other_kinds_are_skipped_with_a_note() {
+        let text = format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\n---\n{SERVER}"
+        );
+        let m = load_text(&text).unwrap();
+        assert_eq!(m.servers.len(), 1);
+        assert_eq!(m.skipped.len(), 1);
+        assert!(m.skipped[0].contains("document 1: apps/v1 Deployment skipped"));
+    }
+
+    #[test]
+    fn empty_documents_and_comments_do_not_count() {
+        let text = format!("# header\n---\n---\n# only a comment\n---\n{SERVER}---\n{REGISTRY}");
+        let m = load_text(&text).unwrap();
+        assert_eq!(m.servers[0].origin.document, 1);
+        assert_eq!(m.registries[0].origin.document, 2);
+    }
+
+    #[test]
+    fn field_error_names_file_document_object_and_field() {
+        let bad = SERVER.replace("StreamableHttp", "Grpc");
+        let text = format!("{REGISTRY}---\n{bad}");
+        let err = error_text(&text);
+        assert!(err.contains("all.yaml, document 2 (McpServer \"github\"): spec.transport: unknown variant `Grpc`"), "{err}");
+        assert!(err.contains("StreamableHttp"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_gives_the_file_line() {
+        let text = format!("{REGISTRY}---\nkind: [unclosed\n");
+        let err = load_text(&text).unwrap_err();
+        match &err {
+            LoadError::Syntax {
+                origin,
+                line,
+                column,
+                message,
+                ..
+            } => {
+                assert_eq!(origin.document, 2);
+                assert_eq!((*line, *column), (11, 7));
+                assert_eq!(message, "unclosed bracket '['");
+            }
+            other => panic!("expected a syntax error, got {other}"),
+        }
+    }
+
+    #[test]
+    fn missing_kind_or_name_is_refused() {
+        assert!(error_text("apiVersion: v1\nmetadata: {name: x}\n").contains("kind is missing"));
+        let err = error_text("apiVersion: mcpsync.dev/v1alpha1\nkind: McpServer\nmetadata: {}\n");
+        assert!(err.contains("metadata.name is missing"), "{err}");
+    }
+
+    #[test]
+    fn unknown_mcpsync_kind_is_an_error_not_a_skip() {
+        let err =
+            error_text("apiVersion: mcpsync.dev/v1beta9\nkind: McpServer\nmetadata: {name: x}\n");
+        assert!(err.contains("not a kind this mcpsync knows"), "{err}");
+    }
+
+    #[test]
+    fn duplicate_objects_name_both_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = write(dir.path(), "a.yaml", SERVER);
+        let b = write(dir.path(), "b.yaml", &format!("{REGISTRY}---\n{SERVER}"));
+        let err = load(&[a, b]).unwrap_err().to_string();
+        assert!(
+            err.contains("McpServer team-a/github is defined twice"),
+            "{err}"
+        );
+        assert!(err.contains("a.yaml, document 1"), "{err}");
+        assert!(err.contains("b.yaml, document 2"), "{err}");
+    }
+
+    #[test]
+    fn same_name_in_other_namespace_is_no_duplicate() {
+        let other = SERVER.replace("team-a", "team-b");
+        let m = load_text(&format!("{SERVER}---\n{other}")).unwrap();
+        assert_eq!(m.servers.len(), 2);
+    }
+
+    #[test]
+    fn folders_are_read_recursively_sorted_and_without_hidden_entries() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "b.yaml", &SERVER.replace("github", "b"));
+        write(dir.path(), "a/c.yml", &SERVER.replace("github", "a-c"));
+        write(
+            dir.path(),
+            "a/d.json",
+            r#"{"apiVersion":"mcpsync.dev/v1alpha1","kind":"McpServer","metadata":{"name":"a-d"},"spec":{"registryRef":{"name":"zudu"}}}"#,
+        );
+        write(
+            dir.path(),
+            ".hidden.yaml",
+            &SERVER.replace("github", "hidden"),
+        );
+        write(dir.path(), ".git/x.yaml", &SERVER.replace("github", "git"));
+        write(dir.path(), "notes.txt", "not yaml: [");
+        let m = load(&[dir.path().to_path_buf()]).unwrap();
+        let names: Vec<String> = m.servers.iter().map(|s| s.object.name_any()).collect();
+        assert_eq!(names, ["a-c", "a-d", "b"]);
+    }
+
+    #[test]
+    fn list_items_are_loaded_with_their_item_number() {
+        let text = "apiVersion: v1\nkind: List\nitems:\n- apiVersion: mcpsync.dev/v1alpha1\n  kind: McpServer\n  metadata: {name: one}\n  spec: {registryRef: {name: r}}\n- apiVersion: v1\n  kind: ConfigMap\n  metadata: {name: cm}\n";
+        let m = load_text(text).unwrap();
+        assert_eq!(m.servers[0].origin.item, Some(1));
+        assert!(m.skipped[0].contains("document 1, item 2: v1 ConfigMap skipped"));
+    }
+
+    #[test]
+    fn missing_path_error_names_it() {
+        let err = load(&[PathBuf::from("/nonexistent/mcpsync.yaml")]).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("/nonexistent/mcpsync.yaml: cannot read")
+        );
+    }
+
+    #[test]
+    fn secret_string_data_wins_over_data() {
+        // "ZnJvbS1kYXRh" is base64 for "from-data".
+        let text = "apiVersion: v1\nkind: Secret\nmetadata: {name: s, namespace: team-a}\ndata: {a: ZnJvbS1kYXRh, b: ZnJvbS1kYXRh}\nstringData: {b: from-string-data}\n";
+        let m = load_text(text).unwrap();
+        assert_eq!(m.secrets.get("team-a", "s", "a").unwrap(), "from-data");
+        assert_eq!(
+            m.secrets.get("team-a", "s", "b").unwrap(),
+            "from-string-data"
+        );
+    }
+
+    #[test]
+    fn secret_errors_never_quote_the_value() {
+        let canary = "CANARY-7f3a";
+        let bad_base64 = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\ndata: {{token: \"{canary}!!\"}}\n"
+        );
+        let wrong_type = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData: {{token: [{canary}]}}\n"
+        );
+        let broken = format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\nstringData: {{token: \"{canary}\n"
+        );
+        for text in [bad_base64, wrong_type, broken] {
+            let err = load_text(&text).unwrap_err();
+            assert!(!err.to_string().contains(canary), "{err}");
+            assert!(!format!("{err:?}").contains(canary), "{err:?}");
+        }
+        let err = error_text(&format!(
+            "apiVersion: v1\nkind: Secret\nmetadata: {{name: s}}\ndata: {{token: \"{canary}!!\"}}\n"
+        ));
+        assert!(err.contains("(Secret \"s\"): data.token"), "{err}");
+    }
+
+    #[test]
+    fn debug_output_of_manifests_hides_secret_values() {
+        let m = load_text(
+            "apiVersion: v1\nkind: Secret\nmetadata: {name: s}\nstringData: {token: CANARY-7f3a}\n",
+        )
+        .unwrap();
+        let debug = format!("{m:?}");
+        assert!(debug.contains("default/s"), "{debug}");
+        assert!(debug.contains("token"), "{debug}");
+        assert!(!debug.contains("CANARY-7f3a"), "{debug}");
+    }
+
+    #[test]
+    fn registry_error_path_reaches_inside_the_flattened_connection() {
+        let bad = REGISTRY.replace(
+            "      apiSecretSecretRef: {name: zudu-creds, key: api-secret}\n",
+            "",
+        );
+        let err = error_text(&bad);
+        assert!(
+            err.ends_with(
+                "(McpRegistry \"zudu\"): spec.provider.zudu: missing field `apiSecretSecretRef`"
+            ),
+            "{err}"
+        );
+    }
 }

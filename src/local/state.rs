@@ -131,9 +131,11 @@ impl StateFile {
             path: path.to_path_buf(),
             message: err.to_string(),
         })?;
-        write_atomically(path, yaml.as_bytes()).map_err(|source| StateError::Write {
-            path: path.to_path_buf(),
-            source,
+        write_atomically(path, |file| file.write_all(yaml.as_bytes())).map_err(|source| {
+            StateError::Write {
+                path: path.to_path_buf(),
+                source,
+            }
         })
     }
 
@@ -174,7 +176,11 @@ fn first_line(message: &str) -> String {
 
 /// Temp file in the target's folder (so the rename stays on one filesystem), mode 0600,
 /// fsync, rename over the target, then fsync the folder so the rename itself is durable.
-fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+/// `write` fills the temporary file; any error leaves the target untouched.
+fn write_atomically(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> std::io::Result<()> {
     let dir = match path.parent() {
         Some(parent) if !parent.as_os_str().is_empty() => parent,
         _ => Path::new("."),
@@ -184,7 +190,7 @@ fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .suffix(".tmp")
         .tempfile_in(dir)?;
     restrict_to_owner(temp.as_file())?;
-    temp.write_all(bytes)?;
+    write(temp.as_file_mut())?;
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|err| err.error)?;
     sync_dir(dir)
