@@ -181,10 +181,7 @@ fn write_atomically(
     path: &Path,
     write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
 ) -> std::io::Result<()> {
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent,
-        _ => Path::new("."),
-    };
+    let dir = folder_of(path);
     let mut temp = tempfile::Builder::new()
         .prefix(".mcpsync-state.")
         .suffix(".tmp")
@@ -194,6 +191,14 @@ fn write_atomically(
     temp.as_file().sync_all()?;
     temp.persist(path).map_err(|err| err.error)?;
     sync_dir(dir)
+}
+
+/// The folder a path lives in; `.` for a bare file name such as the default one.
+fn folder_of(path: &Path) -> &Path {
+    match path.parent() {
+        Some(parent) if !parent.as_os_str().is_empty() => parent,
+        _ => Path::new("."),
+    }
 }
 
 #[cfg(unix)]
@@ -215,4 +220,200 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 #[cfg(not(unix))]
 fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{Availability, LastPatch, PendingCreate};
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+    use sha2::{Digest, Sha256};
+
+    const CANARY: &str = "CANARY-SECRET-4b1d9e";
+
+    fn time(s: &str) -> Time {
+        Time(s.parse().unwrap())
+    }
+
+    /// A status as the engine would write it after sending the canary as a header value:
+    /// only its salted fingerprint is kept.
+    fn canary_state() -> StateFile {
+        let fingerprint = hex::encode(Sha256::digest(format!("salt:{CANARY}")));
+        let status = McpServerStatus {
+            observed_generation: Some(3),
+            external_id: Some("7f0c-1234".to_string()),
+            availability: Some(Availability::Unavailable),
+            availability_message: Some("timeout: \"x\" # not a comment\nsecond line".to_string()),
+            last_sync_time: Some(time("2026-11-22T15:00:00Z")),
+            last_patch: Some(LastPatch {
+                time: time("2026-11-22T15:00:01Z"),
+                fields: vec!["headers.Authorization".to_string(), "yes".to_string()],
+            }),
+            applied_fields: vec!["url".to_string(), "headers".to_string()],
+            applied_fingerprints: [(
+                "headers.Authorization".to_string(),
+                format!("sha256:{fingerprint}"),
+            )]
+            .into(),
+            drift: vec!["123".to_string()],
+            pending_create: Some(PendingCreate {
+                name: "GitHub: team".to_string(),
+                time: time("2026-11-22T14:59:59Z"),
+            }),
+            conditions: vec![Condition {
+                type_: "Ready".to_string(),
+                status: "False".to_string(),
+                reason: "Unavailable".to_string(),
+                message: "registry reports: null".to_string(),
+                last_transition_time: time("2026-11-22T15:00:00Z"),
+                observed_generation: Some(3),
+            }],
+            ..Default::default()
+        };
+        let mut state = StateFile::new();
+        let registry = "McpRegistry/team-a/zudu".to_string();
+        state.insert(
+            server_key("team-a", "github"),
+            ServerState { status, registry },
+        );
+        state
+    }
+
+    fn temp_files(dir: &Path) -> Vec<String> {
+        std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".tmp"))
+            .collect()
+    }
+
+    #[test]
+    fn missing_file_is_an_empty_state() {
+        let dir = tempfile::tempdir().unwrap();
+        let state = StateFile::load(&dir.path().join(DEFAULT_STATE_FILE)).unwrap();
+        assert!(state.is_empty());
+    }
+
+    #[test]
+    fn save_then_load_round_trips_and_holds_no_secret_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(DEFAULT_STATE_FILE);
+        let state = canary_state();
+        state.save(&path).unwrap();
+        assert_eq!(StateFile::load(&path).unwrap(), state);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.starts_with("version: 1\n"), "{text}");
+        assert!(!text.contains(CANARY), "{text}");
+        assert!(temp_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn saving_twice_gives_identical_bytes() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        canary_state().save(&a).unwrap();
+        canary_state().save(&b).unwrap();
+        assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn saved_file_is_readable_by_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        std::fs::write(&path, "version: 1\n").unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+        canary_state().save(&path).unwrap();
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn failed_write_leaves_the_old_file_and_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        StateFile::new().save(&path).unwrap();
+        let before = std::fs::read(&path).unwrap();
+        let result = write_atomically(&path, |file| {
+            file.write_all(b"version: 1\nservers:\n  half")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(result.is_err());
+        assert_eq!(std::fs::read(&path).unwrap(), before);
+        assert!(temp_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn failed_rename_is_an_error_naming_the_file_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("keep"), "x").unwrap();
+        let err = canary_state().save(&path).unwrap_err();
+        assert!(
+            err.to_string().contains("state.yaml: cannot write"),
+            "{err}"
+        );
+        assert!(path.join("keep").exists());
+        assert!(temp_files(dir.path()).is_empty());
+    }
+
+    #[test]
+    fn garbled_file_is_an_error_and_is_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        std::fs::write(&path, "servers: [not, a, map\n").unwrap();
+        let err = StateFile::load(&path).unwrap_err();
+        assert!(matches!(err, StateError::Garbled { .. }));
+        assert!(err.to_string().contains("state.yaml"), "{err}");
+        assert_eq!(
+            std::fs::read_to_string(&path).unwrap(),
+            "servers: [not, a, map\n"
+        );
+    }
+
+    #[test]
+    fn empty_file_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        std::fs::write(&path, "").unwrap();
+        assert!(matches!(
+            StateFile::load(&path),
+            Err(StateError::Garbled { .. })
+        ));
+    }
+
+    #[test]
+    fn unknown_version_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        std::fs::write(&path, "version: 2\nservers: {}\n").unwrap();
+        let err = StateFile::load(&path).unwrap_err();
+        assert!(matches!(err, StateError::Version { found: 2, .. }), "{err}");
+    }
+
+    #[test]
+    fn unreadable_path_is_a_read_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = StateFile::load(dir.path()).unwrap_err();
+        assert!(matches!(err, StateError::Read { .. }), "{err}");
+    }
+
+    #[test]
+    fn get_insert_remove_by_key() {
+        let mut state = canary_state();
+        let key = server_key("team-a", "github");
+        assert_eq!(state.get(&key).unwrap().registry, "McpRegistry/team-a/zudu");
+        let old = state.remove(&key).unwrap();
+        assert!(state.get(&key).is_none());
+        assert!(state.insert(key.clone(), old).is_none());
+        assert_eq!(state.servers().count(), 1);
+    }
+
+    #[test]
+    fn bare_file_name_is_written_through_the_current_folder() {
+        assert_eq!(folder_of(Path::new(DEFAULT_STATE_FILE)), Path::new("."));
+        assert_eq!(folder_of(Path::new("/a/b.yaml")), Path::new("/a"));
+    }
 }
