@@ -119,8 +119,15 @@ pub enum LoadError {
 /// skipped), in sorted order so that every run sees the same sequence.
 pub fn load(paths: &[PathBuf]) -> Result<Manifests, LoadError> {
     let mut loader = Loader::default();
+    let mut read = std::collections::BTreeSet::new();
     for path in paths {
         for file in expand(path)? {
+            // `-f dir -f dir/a.yaml` names a file twice; reading it once avoids a bogus
+            // duplicate-object error.
+            let identity = std::fs::canonicalize(&file).unwrap_or_else(|_| file.clone());
+            if !read.insert(identity) {
+                continue;
+            }
             let text = read_text(&file)?;
             loader.file(&file, &text)?;
         }
@@ -193,8 +200,13 @@ fn read_text(path: &Path) -> Result<String, LoadError> {
     } else {
         std::fs::read(path).map_err(|source| read_error(path, source))?
     };
-    String::from_utf8(bytes).map_err(|_| LoadError::NotText {
+    let text = String::from_utf8(bytes).map_err(|_| LoadError::NotText {
         path: path.to_path_buf(),
+    })?;
+    // Editors on some systems start files with a byte-order mark; it is not content.
+    Ok(match text.strip_prefix('\u{feff}') {
+        Some(rest) => rest.to_string(),
+        None => text,
     })
 }
 
@@ -486,19 +498,26 @@ fn parse_yaml(doc: &RawDoc<'_>, origin: &Origin) -> Result<Value, LoadError> {
 /// Secret, a generic one, since a parser message may quote the text it stumbled on.
 fn syntax_message(err: &serde_saphyr::Error, text: &str) -> String {
     if looks_like_secret(text) {
-        return "the Secret could not be parsed (details withheld so as not to show its content)"
-            .to_string();
+        return SECRET_WITHHELD.to_string();
     }
     let options = serde_saphyr::render_options! {
         formatter: &serde_saphyr::UserMessageFormatter,
         snippets: serde_saphyr::SnippetMode::Off,
     };
     let message = err.render_with_options(options);
-    let first = message.lines().next().unwrap_or_default();
     // The position is given in file lines by the caller; the parser's own is per document.
-    match first.rfind(" at line ") {
-        Some(cut) => first[..cut].to_string(),
-        None => first.to_string(),
+    without_position(message.lines().next().unwrap_or_default())
+}
+
+/// What a syntax error in a possible Secret says instead of the parser's message.
+const SECRET_WITHHELD: &str =
+    "the document could not be parsed (details withheld: it may be a Secret)";
+
+/// A parser message without its trailing ` at line L, column C` / ` at line L column C`.
+fn without_position(message: &str) -> String {
+    match message.rfind(" at line ") {
+        Some(cut) => message[..cut].to_string(),
+        None => message.to_string(),
     }
 }
 
@@ -509,12 +528,19 @@ fn looks_like_secret(text: &str) -> bool {
 }
 
 fn parse_json(text: &str, origin: &Origin) -> Result<Value, LoadError> {
-    serde_json::from_str(text).map_err(|err| LoadError::Syntax {
-        origin: origin.clone(),
-        format: "JSON",
-        line: err.line() as u64,
-        column: err.column() as u64,
-        message: format!("{:?} error", err.classify()),
+    serde_json::from_str(text).map_err(|err| {
+        let message = if looks_like_secret(text) {
+            SECRET_WITHHELD.to_string()
+        } else {
+            without_position(&err.to_string())
+        };
+        LoadError::Syntax {
+            origin: origin.clone(),
+            format: "JSON",
+            line: err.line() as u64,
+            column: err.column() as u64,
+            message,
+        }
     })
 }
 
@@ -775,5 +801,42 @@ spec:
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn json_syntax_error_names_line_and_withholds_secret_documents() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(
+            dir.path(),
+            "x.json",
+            "{\n  \"apiVersion\": \"v1\",\n  \"kind\" \"ConfigMap\"\n}",
+        );
+        let err = load(&[path]).unwrap_err().to_string();
+        assert!(
+            err.contains("x.json, document 1: invalid JSON at line 3"),
+            "{err}"
+        );
+        assert!(err.ends_with("expected `:`"), "{err}");
+        let path = write(
+            dir.path(),
+            "s.json",
+            "{\"kind\": \"Secret\", \"stringData\": {\"t\": \"CANARY\"",
+        );
+        let err = load(&[path]).unwrap_err().to_string();
+        assert!(err.contains("details withheld"), "{err}");
+    }
+
+    #[test]
+    fn a_file_named_twice_is_read_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = write(dir.path(), "a.yaml", SERVER);
+        let m = load(&[dir.path().to_path_buf(), file]).unwrap();
+        assert_eq!(m.servers.len(), 1);
+    }
+
+    #[test]
+    fn byte_order_mark_is_ignored() {
+        let m = load_text(&format!("\u{feff}{SERVER}")).unwrap();
+        assert_eq!(m.servers.len(), 1);
     }
 }
