@@ -96,9 +96,11 @@ pub enum LoadError {
     #[error("{origin}: {message}")]
     NotAnObject { origin: Origin, message: String },
     /// A field of a known kind is wrong.
-    #[error("{origin} ({kind} {name:?}): {field}: {message}")]
+    #[error("{origin}{} ({kind} {name:?}): {field}: {message}", line_note(.line))]
     Field {
         origin: Box<Origin>,
+        /// File line of the fault, when the YAML parser could place it.
+        line: Option<u64>,
         kind: String,
         name: String,
         field: String,
@@ -280,7 +282,8 @@ impl Loader {
         for doc in split_documents(text) {
             let origin = origin(path, doc.number, None);
             let value = parse_yaml(&doc, &origin)?;
-            self.value(value, origin)?;
+            self.value(value, origin)
+                .map_err(|err| with_line(err, &doc))?;
         }
         Ok(())
     }
@@ -354,6 +357,7 @@ impl Loader {
             let (field, message) = precise_error(err, spec);
             LoadError::Field {
                 origin: Box::new(origin.clone()),
+                line: None,
                 kind: kind.to_string(),
                 name: key.rsplit('/').next().unwrap_or_default().to_string(),
                 field,
@@ -370,6 +374,7 @@ impl Loader {
         let secret: Secret = serde_path_to_error::deserialize(value).map_err(|err| {
             LoadError::Field {
                 origin: Box::new(origin.clone()),
+                line: None,
                 kind: "Secret".to_string(),
                 name: key.rsplit('/').next().unwrap_or_default().to_string(),
                 field: err.path().to_string(),
@@ -394,6 +399,47 @@ impl Loader {
         self.seen.insert(slot, origin.clone());
         Ok(())
     }
+}
+
+fn line_note(line: &Option<u64>) -> String {
+    line.map(|l| format!(", line {l}")).unwrap_or_default()
+}
+
+/// Adds the file line to a field error of a whole YAML document. The field path comes
+/// from the JSON view of the document; the line from parsing the text again as the typed
+/// object, which only happens on this error path.
+fn with_line(err: LoadError, doc: &RawDoc<'_>) -> LoadError {
+    match err {
+        LoadError::Field {
+            origin,
+            line: None,
+            kind,
+            name,
+            field,
+            message,
+        } if origin.item.is_none() => LoadError::Field {
+            line: typed_error_line(&kind, doc),
+            origin,
+            kind,
+            name,
+            field,
+            message,
+        },
+        other => other,
+    }
+}
+
+fn typed_error_line(kind: &str, doc: &RawDoc<'_>) -> Option<u64> {
+    let text = doc.text;
+    let err = match kind {
+        "McpServer" => serde_saphyr::from_str::<McpServer>(text).err(),
+        "McpRegistry" => serde_saphyr::from_str::<McpRegistry>(text).err(),
+        "ClusterMcpRegistry" => serde_saphyr::from_str::<ClusterMcpRegistry>(text).err(),
+        "Secret" => serde_saphyr::from_str::<Secret>(text).err(),
+        _ => None,
+    }?;
+    let line = err.location()?.line();
+    (line > 0).then(|| line + doc.first_line - 1)
 }
 
 /// Path and message of a deserialization error. The registries' `spec` flattens the
@@ -643,7 +689,7 @@ spec:
         let bad = SERVER.replace("StreamableHttp", "Grpc");
         let text = format!("{REGISTRY}---\n{bad}");
         let err = error_text(&text);
-        assert!(err.contains("all.yaml, document 2 (McpServer \"github\"): spec.transport: unknown variant `Grpc`"), "{err}");
+        assert!(err.contains("all.yaml, document 2, line 18 (McpServer \"github\"): spec.transport: unknown variant `Grpc`"), "{err}");
         assert!(err.contains("StreamableHttp"), "{err}");
     }
 
