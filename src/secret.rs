@@ -65,20 +65,33 @@ impl Redactor {
     /// Shortest value that is masked.
     pub const MIN_LEN: usize = 4;
 
-    pub fn new<'a, I>(secrets: I) -> Self
+    /// A redactor for plain secret strings (e.g. resolved Secret values).
+    pub fn new<I, S>(secrets: I) -> Self
     where
-        I: IntoIterator<Item = &'a SecretValue>,
+        I: IntoIterator<Item = S>,
+        S: AsRef<str>,
     {
         let mut r = Redactor::default();
         for s in secrets {
-            r.add(s);
+            r.add_str(s.as_ref());
         }
         r
     }
 
+    /// A redactor for [`SecretValue`]s.
+    pub fn from_secrets<'a, I>(secrets: I) -> Self
+    where
+        I: IntoIterator<Item = &'a SecretValue>,
+    {
+        Redactor::new(secrets.into_iter().map(SecretValue::expose))
+    }
+
     /// Adds one more value to mask.
     pub fn add(&mut self, secret: &SecretValue) {
-        let v = secret.expose();
+        self.add_str(secret.expose());
+    }
+
+    fn add_str(&mut self, v: &str) {
         if v.chars().count() < Self::MIN_LEN || self.values.iter().any(|x| x == v) {
             return;
         }
@@ -123,7 +136,8 @@ mod tests {
         let a = SecretValue::new("abcd");
         let b = SecretValue::new("abcdef");
         let short = SecretValue::new("on");
-        let r = Redactor::new([&a, &b, &short]);
+        let r = Redactor::from_secrets([&a, &b, &short]);
+        assert_eq!(Redactor::new(["abcd"]).redact("xabcdx"), "x***x");
         assert_eq!(r.redact("x abcdef y abcd z"), "x *** y *** z");
         assert_eq!(r.redact("turn on"), "turn on");
         assert_eq!(r.redact("nothing"), "nothing");

@@ -131,13 +131,11 @@ impl ProviderModel for Aitronos {
                     ));
                 }
             }
-            Field::Transport => {
-                if value.as_str() == Some(WEB_SOCKET) {
-                    return Err(wire::invalid(
-                        field,
-                        "aitronos transport_type is sse or streamable_http: WebSocket is not supported",
-                    ));
-                }
+            Field::Transport if value.as_str() == Some(WEB_SOCKET) => {
+                return Err(wire::invalid(
+                    field,
+                    "aitronos transport_type is sse or streamable_http: WebSocket is not supported",
+                ));
             }
             Field::DisplayName => {
                 wire::expect_str(ID, field, value)?;

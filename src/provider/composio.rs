@@ -24,8 +24,9 @@ const CREATE_PATH: &str = "/api/v3/mcp/servers/custom";
 pub mod assumed {
     /// Page size asked for in listings (the vendor documents `limit`, not its maximum).
     pub const PAGE_SIZE: u32 = 100;
-    /// Fields create needs (the reference lists the fields, not which are required).
-    pub const CREATE_REQUIRED: [&str; 2] = ["name", "toolkits"];
+    /// Fields create needs (the reference lists the fields, not which are required; only
+    /// the name is certainly needed, the registry answers 400 for anything else missing).
+    pub const CREATE_REQUIRED: [&str; 1] = ["name"];
 }
 
 /// The Composio model.
@@ -175,11 +176,7 @@ impl ProviderModel for Composio {
         }
         for key in assumed::CREATE_REQUIRED {
             if !body.contains_key(key) {
-                let field = if key == "name" {
-                    Field::DisplayName
-                } else {
-                    Field::Toolkits
-                };
+                let field = Field::DisplayName;
                 return Err(wire::invalid(
                     field,
                     format!("composio requires `{key}` on create: set {field}"),
@@ -421,11 +418,11 @@ mod tests {
                 json!({"name": "GitHub tools", "toolkits": ["github"], "allowed_tools": ["GITHUB_STAR"]})
             )
         );
-        fields.remove(&Field::Toolkits);
+        fields.remove(&Field::DisplayName);
         let err = m
             .create_request(&fields, &WriteContext::default())
             .unwrap_err();
-        assert_eq!(err.path, "spec.toolkits");
+        assert_eq!(err.path, "spec.displayName");
     }
 
     #[test]

@@ -29,8 +29,8 @@ use serde_json::Value;
 use url::Url;
 
 use super::{
-    Change, Cursor, ErrorClass, Method, ProviderKind, ProviderModel, RemoteError, RemoteRecord,
-    RequestSpec, WriteContext,
+    Change, Cursor, ErrorClass, Method, ProviderModel, RemoteError, RemoteRecord, RequestSpec,
+    WriteContext,
 };
 use crate::api::registry::RegistryConnection;
 use crate::engine::field::Field;
@@ -86,24 +86,23 @@ impl ClientConfig {
         }
     }
 
-    /// The settings of a McpRegistry / ClusterMcpRegistry connection; the base URL
-    /// defaults to the vendor's public one.
+    /// The settings of a McpRegistry / ClusterMcpRegistry connection, against `base_url`
+    /// (the connection's `baseUrl` or the vendor's default, resolved by the caller, or a
+    /// simulator's address). `allow_insecure_http` allows `http://` on top of the
+    /// connection's own `allowInsecureHttp`.
     pub fn for_connection(
-        kind: ProviderKind,
         conn: &RegistryConnection,
+        base_url: &str,
+        allow_insecure_http: bool,
     ) -> Result<Self, ClientError> {
-        let registry = kind.id();
-        let raw = conn
-            .base_url
-            .as_deref()
-            .or(kind.default_base_url())
-            .ok_or(ClientError::NoBaseUrl { registry })?;
-        let base_url = Url::parse(raw).map_err(|e| ClientError::BadBaseUrl {
+        let registry = super::model_for(&conn.provider).kind().id();
+        let base_url = Url::parse(base_url).map_err(|e| ClientError::BadBaseUrl {
             registry,
             reason: e.to_string(),
         })?;
         let mut config = ClientConfig::new(base_url);
-        config.allow_insecure_http = conn.allow_insecure_http.unwrap_or(false);
+        config.allow_insecure_http =
+            allow_insecure_http || conn.allow_insecure_http.unwrap_or(false);
         if let Some(secs) = conn.timeout_seconds {
             config.timeout = Duration::from_secs(u64::from(secs.max(1)));
         }
@@ -112,6 +111,17 @@ impl ClientConfig {
             config.burst = rl.burst.unwrap_or(Self::DEFAULT_BURST);
         }
         Ok(config)
+    }
+
+    /// The base URL of a connection: its `baseUrl`, else the vendor's public one.
+    pub fn base_url_of(conn: &RegistryConnection) -> Result<String, ClientError> {
+        let kind = super::model_for(&conn.provider).kind();
+        conn.base_url
+            .clone()
+            .or_else(|| kind.default_base_url().map(str::to_string))
+            .ok_or(ClientError::NoBaseUrl {
+                registry: kind.id(),
+            })
     }
 }
 
@@ -713,6 +723,50 @@ mod tests {
         assert_eq!(retry_after(&h, now), Some(Duration::ZERO));
         h.insert(RETRY_AFTER, HeaderValue::from_static("soon"));
         assert_eq!(retry_after(&h, now), None);
+    }
+
+    fn connection(base: Option<&str>) -> RegistryConnection {
+        use crate::api::registry::{PaisProvider, ProviderSpec, RateLimit, SecretKeyRef};
+        RegistryConnection {
+            provider: ProviderSpec::Pais(PaisProvider {
+                token_secret_ref: SecretKeyRef {
+                    name: "s".into(),
+                    key: "k".into(),
+                    namespace: None,
+                },
+            }),
+            base_url: base.map(str::to_string),
+            allow_insecure_http: None,
+            timeout_seconds: Some(7),
+            rate_limit: Some(RateLimit {
+                requests_per_second: 2.0,
+                burst: None,
+            }),
+            sync_interval: None,
+        }
+    }
+
+    #[test]
+    fn config_from_connection_and_prefixed_paths() {
+        let conn = connection(None);
+        let err = ClientConfig::base_url_of(&conn).unwrap_err();
+        assert!(err.to_string().contains("pais"), "{err}");
+        let conn = connection(Some("http://127.0.0.1:9/pais/"));
+        let base = ClientConfig::base_url_of(&conn).unwrap();
+        let cfg = ClientConfig::for_connection(&conn, &base, false).unwrap();
+        assert_eq!(cfg.timeout, Duration::from_secs(7));
+        assert_eq!((cfg.requests_per_second, cfg.burst), (2.0, 10));
+        let model = super::super::model_for(&conn.provider);
+        let err = RegistryClient::new(model, cfg, Vec::new()).unwrap_err();
+        assert!(err.to_string().contains("allowInsecureHttp"), "{err}");
+        let cfg = ClientConfig::for_connection(&conn, &base, true).unwrap();
+        let client =
+            RegistryClient::new(super::super::model_for(&conn.provider), cfg, Vec::new()).unwrap();
+        let spec = client.model().get_request("a b");
+        assert_eq!(
+            client.url_for(&spec).as_str(),
+            "http://127.0.0.1:9/pais/api/v1/control/mcp-servers/a%20b"
+        );
     }
 
     #[test]
