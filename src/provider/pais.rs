@@ -92,15 +92,15 @@ fn encode_headers(value: &Value, ctx: &WriteContext) -> Value {
     let Some(map) = value.as_object() else {
         return value.clone();
     };
-    let mut names: Vec<&String> = map.keys().collect();
-    names.sort();
+    let mut pairs: Vec<(&String, &Value)> = map.iter().collect();
+    pairs.sort_by(|a, b| a.0.cmp(b.0));
     Value::Array(
-        names
+        pairs
             .into_iter()
-            .map(|name| {
+            .map(|(name, value)| {
                 json!({
                     "name": name,
-                    "value": map[name],
+                    "value": value,
                     "is_secret": ctx.secret_headers.contains(name),
                 })
             })
