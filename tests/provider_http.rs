@@ -13,7 +13,9 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
-use mcpsync::api::{AitronosProvider, ProviderSpec, SecretKeyRef, ZuduBodyStyle, ZuduProvider};
+use mcpsync::api::{
+    AitronosProvider, ComposioProvider, ProviderSpec, SecretKeyRef, ZuduBodyStyle, ZuduProvider,
+};
 use mcpsync::engine::field::Field;
 use mcpsync::provider::http::{ClientConfig, RegistryClient};
 use mcpsync::provider::{ErrorClass, WriteContext, model_for};
@@ -30,6 +32,7 @@ struct Reply {
     headers: Vec<(&'static str, String)>,
     body: String,
     chunked: bool,
+    delay: Duration,
 }
 
 fn reply(status: u16, body: Value) -> Reply {
@@ -38,6 +41,7 @@ fn reply(status: u16, body: Value) -> Reply {
         headers: vec![("content-type", "application/json".into())],
         body: body.to_string(),
         chunked: false,
+        delay: Duration::ZERO,
     }
 }
 
@@ -87,6 +91,7 @@ async fn answer(State(s): State<Scripted>, req: Request) -> Response {
             script.front().cloned().unwrap()
         }
     };
+    tokio::time::sleep(r.delay).await;
     let body = if r.chunked {
         let chunks: Vec<Result<String, std::io::Error>> = r
             .body
@@ -564,4 +569,48 @@ async fn plain_http_is_refused_unless_allowed() {
         text.contains("aitronos") && text.contains("allowInsecureHttp"),
         "{text}"
     );
+}
+
+#[tokio::test]
+async fn post_is_not_resent_after_a_timeout_but_get_is() {
+    let mut slow = reply(201, record());
+    slow.delay = Duration::from_millis(600);
+    let (addr, srv) = serve("127.0.0.1", vec![slow]).await;
+    let mut cfg = config(format!("http://{addr}"));
+    cfg.timeout = Duration::from_millis(200);
+    cfg.max_attempts = 3;
+    let c = client_with(&aitronos(), cfg);
+    let err = c
+        .create(&create_fields(), &WriteContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Unreachable);
+    assert!(err.message.contains("no answer within"), "{}", err.message);
+    assert_eq!(
+        srv.seen().len(),
+        1,
+        "the POST was sent again after a timeout"
+    );
+    c.get("mcp_1").await.unwrap_err();
+    assert_eq!(srv.seen().len(), 4);
+}
+
+#[tokio::test]
+async fn soft_deleted_composio_record_is_not_found() {
+    let composio = ProviderSpec::Composio(ComposioProvider {
+        api_key_secret_ref: secret_ref(),
+        key_header: None,
+    });
+    let (addr, srv) = serve(
+        "127.0.0.1",
+        vec![reply(
+            200,
+            json!({"id": "srv-1", "name": "gone", "deleted": true}),
+        )],
+    )
+    .await;
+    let c = client_with(&composio, config(format!("http://{addr}")));
+    let err = c.get("srv-1").await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::NotFound);
+    assert_eq!(srv.seen()[0].headers["x-api-key"], CANARY);
 }
