@@ -14,7 +14,8 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use mcpsync::api::{
-    AitronosProvider, ComposioProvider, ProviderSpec, SecretKeyRef, ZuduBodyStyle, ZuduProvider,
+    AitronosProvider, ComposioProvider, PaisProvider, ProviderSpec, SecretKeyRef, ZuduBodyStyle,
+    ZuduProvider,
 };
 use mcpsync::engine::field::Field;
 use mcpsync::provider::http::{ClientConfig, RegistryClient};
@@ -613,4 +614,58 @@ async fn soft_deleted_composio_record_is_not_found() {
     let err = c.get("srv-1").await.unwrap_err();
     assert_eq!(err.class, ErrorClass::NotFound);
     assert_eq!(srv.seen()[0].headers["x-api-key"], CANARY);
+}
+
+#[tokio::test]
+async fn retry_after_holds_back_every_caller_of_the_client() {
+    let (addr, srv) = serve(
+        "127.0.0.1",
+        vec![
+            reply(429, json!({})).header("retry-after", "1"),
+            reply(200, record()),
+        ],
+    )
+    .await;
+    let a = client(addr);
+    let b = a.clone();
+    let first = tokio::spawn(async move { a.get("mcp_1").await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    b.get("mcp_2").await.unwrap();
+    first.await.unwrap().unwrap();
+    let seen = srv.seen();
+    assert_eq!(seen.len(), 3);
+    let gap = seen[1].at - seen[0].at;
+    assert!(
+        gap >= Duration::from_millis(900),
+        "second caller went out after {gap:?}"
+    );
+}
+
+#[tokio::test]
+async fn list_all_has_a_page_cap() {
+    let page = |i: usize| {
+        reply(
+            200,
+            json!({"object": "list", "data": [{"id": format!("id{i}"), "url": "https://u",
+                "transport": "SSE", "availability": "PENDING"}], "has_more": true,
+                "first_id": format!("id{i}"), "last_id": format!("id{i}")}),
+        )
+    };
+    let (addr, srv) = serve("127.0.0.1", (0..10).map(page).collect()).await;
+    let pais = ProviderSpec::Pais(PaisProvider {
+        token_secret_ref: secret_ref(),
+    });
+    let mut cfg = config(format!("http://{addr}/prefix"));
+    cfg.max_pages = 3;
+    let c = client_with(&pais, cfg);
+    let err = c.list_all(None).await.unwrap_err();
+    assert!(err.message.contains("more than 3 pages"), "{}", err.message);
+    let seen = srv.seen();
+    assert_eq!(seen.len(), 3);
+    assert_eq!(seen[0].path, "/prefix/api/v1/control/mcp-servers/");
+    assert_eq!(seen[1].query.as_deref(), Some("limit=100&after=id0"));
+    assert_eq!(
+        seen[0].headers["authorization"],
+        format!("Bearer {CANARY}").as_str()
+    );
 }

@@ -18,6 +18,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::num::NonZeroU32;
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, SystemTime};
 
@@ -26,6 +27,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, RETRY_AFTER};
 use reqwest::{StatusCode, redirect};
 use serde_json::Value;
+use tokio::time::Instant;
 use url::Url;
 
 use super::{
@@ -185,6 +187,8 @@ struct Inner {
     auth: HeaderMap,
     redactor: Redactor,
     limiter: DefaultDirectRateLimiter,
+    /// Set by a `Retry-After`: no caller of this client sends before then.
+    paused_until: Mutex<Option<Instant>>,
     requests: AtomicU64,
     retries: AtomicU64,
 }
@@ -259,6 +263,7 @@ impl RegistryClient {
                 auth: headers,
                 redactor,
                 limiter,
+                paused_until: Mutex::new(None),
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
             }),
@@ -441,6 +446,9 @@ impl RegistryClient {
                 "registry call failed; retrying"
             );
             self.inner.retries.fetch_add(1, Ordering::Relaxed);
+            if failure.error.retry_after.is_some() {
+                self.pause_for(delay);
+            }
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
@@ -448,6 +456,7 @@ impl RegistryClient {
 
     /// One try: wait for a token, send, read the answer within the size cap, classify.
     async fn attempt(&self, spec: &RequestSpec) -> Result<Value, Failure> {
+        self.wait_for_pause().await;
         self.inner.limiter.until_ready().await;
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let mut request = self
@@ -479,6 +488,31 @@ impl RegistryClient {
             return self.success_body(spec, status, &bytes);
         }
         Err(self.answer_failure(spec, status, &bytes, retry_after))
+    }
+
+    /// Holds every caller of this client back until `delay` from now: a `Retry-After`
+    /// speaks for the account, not for one request.
+    fn pause_for(&self, delay: Duration) {
+        let until = Instant::now() + delay;
+        let mut paused = self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if paused.is_none_or(|p| p < until) {
+            *paused = Some(until);
+        }
+    }
+
+    async fn wait_for_pause(&self) {
+        let until = *self
+            .inner
+            .paused_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(until) = until {
+            tokio::time::sleep_until(until).await;
+        }
     }
 
     fn url_for(&self, spec: &RequestSpec) -> Url {
