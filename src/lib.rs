@@ -5,4 +5,5 @@ pub mod api;
 pub mod engine;
 pub mod local;
 pub mod provider;
+pub mod secret;
 pub mod sim;

@@ -3,8 +3,12 @@
 //! the one shared HTTP client in [`http`] that carries out the requests the model
 //! describes. Adding a fifth registry is one file implementing [`ProviderModel`].
 
-// The provider files (aitronos, composio, pais, zudu) and the shared client (http) are
-// declared here as they land.
+pub mod aitronos;
+pub mod composio;
+pub mod http;
+pub mod pais;
+mod wire;
+pub mod zudu;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -12,7 +16,7 @@ use std::fmt;
 use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::api::{Availability, SecretKeyRef, ZuduBodyStyle};
+use crate::api::{Availability, ProviderSpec, SecretKeyRef, ZuduBodyStyle};
 use crate::engine::field::Field;
 
 /// Which registry, with the one setting that changes the wire format.
@@ -222,6 +226,22 @@ pub trait ProviderModel: Send + Sync + fmt::Debug {
     /// The registry's own error message from an error body, for a person. Only the fields
     /// the vendor documents as messages are used, never the raw body.
     fn error_message(&self, status: u16, body: &Value) -> Option<String>;
+
+    /// Whether an answer describes a soft-deleted record (Composio `deleted: true`). The
+    /// client reports such a GET as `NotFound` and leaves such records out of listings.
+    fn is_deleted(&self, _body: &Value) -> bool {
+        false
+    }
+}
+
+/// The model of the registry a connection names.
+pub fn model_for(provider: &ProviderSpec) -> Box<dyn ProviderModel> {
+    match provider {
+        ProviderSpec::Aitronos(p) => Box::new(aitronos::Aitronos::new(p)),
+        ProviderSpec::Composio(p) => Box::new(composio::Composio::new(p)),
+        ProviderSpec::Pais(p) => Box::new(pais::Pais::new(p)),
+        ProviderSpec::Zudu(p) => Box::new(zudu::Zudu::new(p)),
+    }
 }
 
 /// How a failed call is to be handled (providers.md, "Errors -> conditions").
