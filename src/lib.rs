@@ -5,5 +5,6 @@ pub mod api;
 pub mod engine;
 pub mod local;
 pub mod provider;
+pub mod reconcile;
 pub mod secret;
 pub mod sim;

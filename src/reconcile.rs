@@ -25,7 +25,11 @@ impl Index {
         let mut index = Index::default();
         for r in records {
             if let Some(name) = &r.name {
-                index.by_name.entry(name.clone()).or_default().push(r.clone());
+                index
+                    .by_name
+                    .entry(name.clone())
+                    .or_default()
+                    .push(r.clone());
             }
             index.by_id.insert(r.id.clone(), r);
         }
@@ -56,9 +60,9 @@ pub async fn observe(
                 Some(r) => Ok(Observation::Found(r.clone())),
                 None => observe_one(client, t).await,
             },
-            Target::Name(name) => {
-                Ok(Observation::ByName(index.by_name.get(name).cloned().unwrap_or_default()))
-            }
+            Target::Name(name) => Ok(Observation::ByName(
+                index.by_name.get(name).cloned().unwrap_or_default(),
+            )),
         });
     }
     out
@@ -66,7 +70,10 @@ pub async fn observe(
 
 /// Observes one target with the cheapest call: a GET for an id, a name-filtered LIST for
 /// a name (the provider narrows it where its API can).
-pub async fn observe_one(client: &RegistryClient, target: &Target) -> Result<Observation, RemoteError> {
+pub async fn observe_one(
+    client: &RegistryClient,
+    target: &Target,
+) -> Result<Observation, RemoteError> {
     match target {
         Target::Id(id) => match client.get(id).await {
             Ok(r) => Ok(Observation::Found(r)),
@@ -76,7 +83,10 @@ pub async fn observe_one(client: &RegistryClient, target: &Target) -> Result<Obs
         Target::Name(name) => {
             let records = client.list_all(Some(name)).await?;
             Ok(Observation::ByName(
-                records.into_iter().filter(|r| r.name.as_deref() == Some(name.as_str())).collect(),
+                records
+                    .into_iter()
+                    .filter(|r| r.name.as_deref() == Some(name.as_str()))
+                    .collect(),
             ))
         }
     }

@@ -167,10 +167,14 @@ fn synced(
     written: Option<&RemoteRecord>,
     salt: &[u8; 16],
 ) {
-    let sent: Vec<&str> = if written.is_some() {
-        decision.diffs.iter().map(|d| d.remote).collect()
-    } else {
-        Vec::new()
+    let sent: Vec<&str> = match (&decision.action, written) {
+        (_, None) => Vec::new(),
+        (Action::Create { fields }, Some(_)) => fields
+            .keys()
+            .filter_map(|f| model.field_rule(*f))
+            .map(|r| r.remote)
+            .collect(),
+        (_, Some(_)) => decision.diffs.iter().map(|d| d.remote).collect(),
     };
     let mut fingerprints = BTreeMap::new();
     let mut applied = Vec::new();
@@ -266,8 +270,7 @@ impl Conds {
             Some(slot) => *slot = cond,
             None => s.conditions.push(cond),
         }
-        s.conditions
-            .sort_by_key(|a| condition_rank(&a.type_));
+        s.conditions.sort_by_key(|a| condition_rank(&a.type_));
     }
 
     /// An error that retrying cannot fix until the spec or a referenced object changes.

@@ -52,16 +52,26 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
             .external_id
             .clone()
             .or_else(|| state.get(&key).and_then(|s| s.status.external_id.clone()));
-        let mut result = DeleteResult { server: key.clone(), external_id: id.clone(), outcome: DeleteOutcome::NoRecord, message: None };
+        let mut result = DeleteResult {
+            server: key.clone(),
+            external_id: id.clone(),
+            outcome: DeleteOutcome::NoRecord,
+            message: None,
+        };
         match (server.spec.deletion_policy.unwrap_or_default(), id) {
             (_, None) => {}
             (DeletionPolicy::Retain, Some(_)) => result.outcome = DeleteOutcome::Retained,
             (DeletionPolicy::Delete, Some(id)) => {
                 let client = secrets::find_registry(&manifests, server)
                     .map_err(|e| e.to_string())
-                    .and_then(|view| registry_client(opts, &manifests, &view).map_err(|r| r.message));
+                    .and_then(|view| {
+                        registry_client(opts, &manifests, &view).map_err(|r| r.message)
+                    });
                 let answer = match client {
-                    Ok(client) => client.delete(&id).await.map_err(|e| (Some(e.class), e.message)),
+                    Ok(client) => client
+                        .delete(&id)
+                        .await
+                        .map_err(|e| (Some(e.class), e.message)),
                     Err(message) => Err((None, message)),
                 };
                 result.outcome = match answer {

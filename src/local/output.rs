@@ -4,6 +4,7 @@
 use std::fmt::Write as _;
 
 use crate::api::conditions::types;
+use crate::local::delete::{DeleteOutcome, DeleteResult};
 use crate::local::run::{ActionKind, Mode, RunReport, ServerResult};
 
 /// Output format (`-o`).
@@ -19,7 +20,9 @@ pub fn render(report: &RunReport, mode: Mode, format: Format) -> Result<String, 
     match format {
         Format::Text => Ok(text(report, mode)),
         Format::Yaml => serde_saphyr::to_string(report).map_err(|e| e.to_string()),
-        Format::Json => serde_json::to_string_pretty(report).map(|s| s + "\n").map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(report)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
     }
 }
 
@@ -32,8 +35,16 @@ fn text(report: &RunReport, mode: Mode) -> String {
         let _ = writeln!(out, "skipped: {skipped}");
     }
     let count = |k: ActionKind| report.servers.iter().filter(|s| s.action == k).count();
-    let verb = if mode == Mode::Plan { "to create" } else { "created" };
-    let verb2 = if mode == Mode::Plan { "to patch" } else { "patched" };
+    let verb = if mode == Mode::Plan {
+        "to create"
+    } else {
+        "created"
+    };
+    let verb2 = if mode == Mode::Plan {
+        "to patch"
+    } else {
+        "patched"
+    };
     let _ = writeln!(
         out,
         "{}: {} {verb}, {} {verb2}, {} in sync, {} drifted, {} missing, {} refused, {} failed.",
@@ -62,7 +73,11 @@ fn server_text(out: &mut String, s: &ServerResult, mode: Mode) {
         (ActionKind::Refused, _) => "refused".to_string(),
         (ActionKind::Failed, _) => "failed".to_string(),
     };
-    let _ = writeln!(out, "{} [{} {}] id={id}: {what}", s.server, s.provider, s.registry);
+    let _ = writeln!(
+        out,
+        "{} [{} {}] id={id}: {what}",
+        s.server, s.provider, s.registry
+    );
     for c in &s.changes {
         let new = c.new.to_string();
         match &c.old {
@@ -82,10 +97,47 @@ fn server_text(out: &mut String, s: &ServerResult, mode: Mode) {
     }
     if mode == Mode::Apply {
         let cond = |t: &str| {
-            s.status.conditions.iter().find(|c| c.type_ == t).map(|c| format!("{t}={}({})", c.status, c.reason))
+            s.status
+                .conditions
+                .iter()
+                .find(|c| c.type_ == t)
+                .map(|c| format!("{t}={}({})", c.status, c.reason))
         };
-        let conds: Vec<String> = [types::READY, types::SYNCED, types::STALLED].iter().filter_map(|t| cond(t)).collect();
-        let avail = s.status.availability.map(|a| format!("{a:?}")).unwrap_or_else(|| "Unknown".into());
+        let conds: Vec<String> = [types::READY, types::SYNCED, types::STALLED]
+            .iter()
+            .filter_map(|t| cond(t))
+            .collect();
+        let avail = s
+            .status
+            .availability
+            .map(|a| format!("{a:?}"))
+            .unwrap_or_else(|| "Unknown".into());
         let _ = writeln!(out, "    status: {} availability={avail}", conds.join(" "));
+    }
+}
+
+/// Renders the results of `delete`.
+pub fn render_deletes(results: &[DeleteResult], format: Format) -> Result<String, String> {
+    match format {
+        Format::Yaml => serde_saphyr::to_string(&results).map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(results).map(|s| s + "\n").map_err(|e| e.to_string()),
+        Format::Text => {
+            let mut out = String::new();
+            for r in results {
+                let id = r.external_id.as_deref().unwrap_or("-");
+                let what = match r.outcome {
+                    DeleteOutcome::Deleted => "deleted from the registry",
+                    DeleteOutcome::AlreadyGone => "already gone from the registry",
+                    DeleteOutcome::Retained => "kept in the registry (deletionPolicy: Retain)",
+                    DeleteOutcome::NoRecord => "no remote record",
+                    DeleteOutcome::Failed => "delete failed (kept in the state file)",
+                };
+                let _ = writeln!(out, "{} id={id}: {what}", r.server);
+                if let Some(m) = &r.message {
+                    let _ = writeln!(out, "    {m}");
+                }
+            }
+            Ok(out)
+        }
     }
 }

@@ -9,15 +9,16 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::api::conditions::reasons;
-use crate::api::{McpServer, McpServerStatus, RegistryConnection};
-use crate::engine::plan::{Action, DecideInput, Decision, FieldDiff, Refusal, Target};
+use crate::api::registry::RegistryConnection;
+use crate::api::{McpServer, McpServerStatus};
+use crate::engine::plan::{Action, DecideInput, Decision, FieldDiff, Observation, Refusal, Target};
 use crate::engine::status::{Outcome, Report};
 use crate::engine::{self, Desired, ResolvedSecrets, SecretNeed};
 use crate::local::manifests::{self, Manifests};
 use crate::local::secrets::{self, RegistryView};
 use crate::local::state::{ServerState, StateFile};
 use crate::provider::http::{ClientConfig, RegistryClient};
-use crate::provider::{ProviderKind, RemoteRecord, model_for};
+use crate::provider::{ProviderKind, RemoteError, RemoteRecord, model_for};
 use crate::reconcile;
 use crate::secret::{Redactor, SecretValue};
 
@@ -91,11 +92,15 @@ pub struct RunReport {
 impl RunReport {
     /// True when a plan has something to do.
     pub fn has_changes(&self) -> bool {
-        self.servers.iter().any(|s| matches!(s.action, ActionKind::Create | ActionKind::Patch))
+        self.servers
+            .iter()
+            .any(|s| matches!(s.action, ActionKind::Create | ActionKind::Patch))
     }
     /// True when some server could not be brought in line.
     pub fn has_errors(&self) -> bool {
-        self.servers.iter().any(|s| matches!(s.action, ActionKind::Refused | ActionKind::Failed))
+        self.servers
+            .iter()
+            .any(|s| matches!(s.action, ActionKind::Refused | ActionKind::Failed))
     }
 }
 
@@ -121,23 +126,51 @@ struct Prepared<'a> {
 pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunError> {
     let manifests = manifests::load(&opts.paths)?;
     let mut state = StateFile::load(&opts.state_path)?;
-    let mut report = RunReport { skipped: manifests.skipped.clone(), ..Default::default() };
+    let mut report = RunReport {
+        skipped: manifests.skipped.clone(),
+        ..Default::default()
+    };
     let mut groups: BTreeMap<String, (RegistryView<'_>, Vec<Prepared<'_>>)> = BTreeMap::new();
-    for server in manifests.servers() {
+    for server in manifests.servers.iter().map(|l| &l.object) {
         let key = server_key(server);
-        let prev = state.get(&key).map(|s| s.status.clone()).unwrap_or_default();
+        let prev = state
+            .get(&key)
+            .map(|s| s.status.clone())
+            .unwrap_or_default();
         let view = match secrets::find_registry(&manifests, server) {
             Ok(v) => v,
             Err(e) => {
-                report.servers.push(refused(server, &key, "-", "-", prev, reasons::REGISTRY_NOT_READY, &e.to_string(), now));
+                report.servers.push(refused(
+                    server,
+                    &key,
+                    "-",
+                    "-",
+                    prev,
+                    reasons::REGISTRY_NOT_READY,
+                    &e.to_string(),
+                    now,
+                ));
                 continue;
             }
         };
         match prepare(&manifests, server, &key, prev.clone()) {
-            Ok(p) => groups.entry(view.label()).or_insert_with(|| (view, Vec::new())).1.push(p),
+            Ok(p) => groups
+                .entry(view.label())
+                .or_insert_with(|| (view, Vec::new()))
+                .1
+                .push(p),
             Err(r) => {
                 let provider = model_for(&view.connection.provider).kind().id();
-                report.servers.push(refused(server, &key, &view.label(), provider, prev, r.reason, &r.message, now));
+                report.servers.push(refused(
+                    server,
+                    &key,
+                    &view.label(),
+                    provider,
+                    prev,
+                    r.reason,
+                    &r.message,
+                    now,
+                ));
             }
         }
     }
@@ -152,11 +185,15 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
     Ok(report)
 }
 
-fn server_key(server: &McpServer) -> String {
-    format!(
-        "{}/{}",
-        server.metadata.namespace.as_deref().unwrap_or("default"),
-        server.metadata.name.as_deref().unwrap_or_default()
+/// The state-file key of a server: `namespace/name`.
+pub(crate) fn server_key(server: &McpServer) -> String {
+    crate::local::state::server_key(
+        server
+            .metadata
+            .namespace
+            .as_deref()
+            .unwrap_or(crate::local::manifests::DEFAULT_NAMESPACE),
+        server.metadata.name.as_deref().unwrap_or_default(),
     )
 }
 
@@ -170,22 +207,38 @@ fn prepare<'a>(
     let ns = server.metadata.namespace.as_deref().unwrap_or("default");
     let mut resolved = ResolvedSecrets::default();
     for need in engine::secret_needs(&server.spec) {
-        let missing = |e: secrets::SecretError| Refusal { reason: reasons::SECRET_NOT_FOUND, message: e.to_string() };
+        let missing = |e: secrets::SecretError| Refusal {
+            reason: reasons::SECRET_NOT_FOUND,
+            message: e.to_string(),
+        };
         match need {
-            SecretNeed::HeaderKey { header, secret, key } => {
+            SecretNeed::HeaderKey {
+                header,
+                secret,
+                key,
+            } => {
                 let v = manifests.secrets.get(ns, &secret, &key).map_err(missing)?;
                 resolved.headers.insert(header, v);
             }
             SecretNeed::WholeSecret { secret } => {
-                resolved.credentials = Some(manifests.secrets.get_all(ns, &secret).map_err(missing)?);
+                resolved.credentials =
+                    Some(manifests.secrets.get_all(ns, &secret).map_err(missing)?);
             }
         }
     }
     let name = server.metadata.name.as_deref().unwrap_or_default();
-    let desired = engine::desired(&server.spec, name, &resolved)
-        .map_err(|e| Refusal { reason: reasons::INVALID_SPEC, message: e.to_string() })?;
+    let desired = engine::desired(&server.spec, name, &resolved).map_err(|e| Refusal {
+        reason: reasons::INVALID_SPEC,
+        message: e.to_string(),
+    })?;
     let secret_values = resolved.values().into_iter().map(str::to_string).collect();
-    Ok(Prepared { server, key: key.to_string(), desired, secret_values, prev })
+    Ok(Prepared {
+        server,
+        key: key.to_string(),
+        desired,
+        secret_values,
+        prev,
+    })
 }
 
 /// Observes, decides and (under `apply`) acts for every server of one registry.
@@ -200,12 +253,16 @@ async fn run_registry(
 ) -> Vec<ServerResult> {
     let model = model_for(&view.connection.provider);
     let provider = model.kind().id();
-    let client = match client_for(opts, manifests, view) {
+    let client = match registry_client(opts, manifests, view) {
         Ok(c) => c,
         Err(r) => {
             return servers
                 .into_iter()
-                .map(|p| refused(p.server, &p.key, label, provider, p.prev, r.reason, &r.message, now))
+                .map(|p| {
+                    refused(
+                        p.server, &p.key, label, provider, p.prev, r.reason, &r.message, now,
+                    )
+                })
                 .collect();
         }
     };
@@ -215,17 +272,36 @@ async fn run_registry(
     for p in servers {
         match engine::validate(client.model(), &p.desired) {
             Ok(()) => ready.push(p),
-            Err(r) => out.push(refused(p.server, &p.key, label, provider, p.prev, r.reason, &r.message, now)),
+            Err(r) => out.push(refused(
+                p.server, &p.key, label, provider, p.prev, r.reason, &r.message, now,
+            )),
         }
     }
-    let targets: Vec<Target> = ready.iter().map(|p| engine::target(&p.server.spec, &p.prev, &p.desired)).collect();
+    let targets: Vec<Target> = ready
+        .iter()
+        .map(|p| engine::target(&p.server.spec, &p.prev, &p.desired))
+        .collect();
     let observations = reconcile::observe(&client, &targets).await;
     for (p, observed) in ready.into_iter().zip(observations) {
         let result = match observed {
             Err(e) => {
                 let e = redact(e, &p.secret_values);
-                let status = engine::next_status(&p.prev, p.server.metadata.generation, now, Report::ObserveFailed(&e));
-                result(&p, label, provider, ActionKind::Failed, None, Vec::new(), Some(e.message.clone()), status)
+                let status = engine::next_status(
+                    &p.prev,
+                    p.server.metadata.generation,
+                    now,
+                    Report::ObserveFailed(&e),
+                );
+                result(
+                    &p,
+                    label,
+                    provider,
+                    ActionKind::Failed,
+                    None,
+                    Vec::new(),
+                    Some(e.message.clone()),
+                    status,
+                )
             }
             Ok(observation) => {
                 let decision = engine::decide(DecideInput {
@@ -235,121 +311,232 @@ async fn run_registry(
                     status: &p.prev,
                     observation,
                 });
-                settle(opts.mode, &client, &p, label, provider, decision, state, now).await
+                let mut sink = Sink {
+                    opts,
+                    client: &client,
+                    label,
+                    provider,
+                    state: &mut *state,
+                    now,
+                };
+                settle(&mut sink, &p, decision).await
             }
         };
         if opts.mode == Mode::Apply {
-            state.insert(p_key(&result), ServerState { status: result.status.clone(), registry: label.to_string() });
+            let entry = ServerState {
+                status: result.status.clone(),
+                registry: label.to_string(),
+            };
+            state.insert(result.server.clone(), entry);
         }
         out.push(result);
     }
     out
 }
 
-fn p_key(r: &ServerResult) -> String {
-    r.server.clone()
+/// Where one server's results go: its registry and the state file.
+struct Sink<'a> {
+    opts: &'a RunOptions,
+    client: &'a RegistryClient,
+    label: &'a str,
+    provider: &'a str,
+    state: &'a mut StateFile,
+    now: Timestamp,
 }
 
 /// Carries a decision out (under `apply`) and computes the resulting status.
-#[allow(clippy::too_many_arguments)]
-async fn settle(
-    mode: Mode,
-    client: &RegistryClient,
-    p: &Prepared<'_>,
-    label: &str,
-    provider: &str,
-    decision: Decision,
-    state: &mut StateFile,
-    now: Timestamp,
-) -> ServerResult {
-    let salt: [u8; 16] = rand::random();
-    let generation = p.server.metadata.generation;
-    let changes = shown_changes(&decision.diffs);
-    let kind = match &decision.action {
-        Action::Nothing => ActionKind::InSync,
-        Action::Create { .. } => ActionKind::Create,
-        Action::Patch { .. } => ActionKind::Patch,
-        Action::ReportDrift => ActionKind::Drift,
-        Action::ReportMissing { .. } => ActionKind::Missing,
-        Action::Refuse(_) => ActionKind::Refused,
-    };
-    let message = match &decision.action {
-        Action::Refuse(r) => Some(r.message.clone()),
-        Action::ReportMissing { message } => Some(message.clone()),
+async fn settle(sink: &mut Sink<'_>, p: &Prepared<'_>, decision: Decision) -> ServerResult {
+    let (mut kind, mut message) = describe(&decision.action);
+    let mut changes = shown_changes(&decision.diffs);
+    let mut prev = p.prev.clone();
+    let written = match (&decision.action, sink.opts.mode) {
+        (Action::Create { fields }, Mode::Apply) => {
+            prev = engine::with_pending_create(&p.prev, &p.desired.create_name, sink.now);
+            if let Err(e) = record_intent(sink, p, &prev) {
+                let m = format!("{e}; the create was not sent");
+                return result(
+                    p,
+                    sink.label,
+                    sink.provider,
+                    ActionKind::Failed,
+                    None,
+                    changes,
+                    Some(m),
+                    p.prev.clone(),
+                );
+            }
+            Some(sink.client.create(fields, &p.desired.ctx).await)
+        }
+        (Action::Patch { changes }, Mode::Apply) => {
+            let id = decision.record_id.as_deref().unwrap_or_default();
+            Some(sink.client.patch(id, changes, &p.desired.ctx).await)
+        }
         _ => None,
     };
-    let written = if mode == Mode::Apply { write(client, p, &decision, state, now).await } else { Ok(None) };
-    let report = |outcome| Report::Decided { decision: &decision, outcome, desired: &p.desired, model: client.model(), salt };
-    let prev = match &decision.action {
-        Action::Create { .. } if mode == Mode::Apply => engine::with_pending_create(&p.prev, &p.desired.create_name, now),
-        _ => p.prev.clone(),
-    };
-    let (status, kind, message) = match &written {
-        Ok(Some(record)) => (engine::next_status(&prev, generation, now, report(Outcome::Written(record))), kind, message),
-        Ok(None) => (engine::next_status(&prev, generation, now, report(Outcome::NoWrite)), kind, message),
-        Err(e) => {
-            let m = Some(e.message.clone());
-            (engine::next_status(&prev, generation, now, report(Outcome::Failed(e))), ActionKind::Failed, m)
+    let written = written.map(|w| w.map_err(|e| redact(e, &p.secret_values)));
+    let mut status = status_after(sink, p, &prev, &decision, written.as_ref());
+    if let Some(Err(e)) = &written {
+        kind = ActionKind::Failed;
+        message = Some(e.message.clone());
+    }
+    if let (Action::Create { .. }, Some(Ok(created))) = (&decision.action, &written) {
+        // A create endpoint may not take every field (Aitronos `is_active`): one follow-up
+        // PATCH sends what the new record still lacks.
+        let follow = follow_up(sink, p, &status, created.clone()).await;
+        if let Some((more, next_status, failure)) = follow {
+            changes.extend(more);
+            status = next_status;
+            if let Some(m) = failure {
+                kind = ActionKind::Failed;
+                message = Some(m);
+            }
         }
-    };
+    }
     let id = status.external_id.clone().or(decision.record_id.clone());
-    result(p, label, provider, kind, id, changes, message, status)
+    result(
+        p,
+        sink.label,
+        sink.provider,
+        kind,
+        id,
+        changes,
+        message,
+        status,
+    )
 }
 
-/// Sends the create or PATCH of a decision. A create is recorded in the state file first,
-/// so that a crash before the answer leads to a look-up by name, never a second POST.
-async fn write(
-    client: &RegistryClient,
+/// Persists the create intent before the POST: after a crash, the next run looks the
+/// record up by name instead of creating a second one.
+fn record_intent(
+    sink: &mut Sink<'_>,
     p: &Prepared<'_>,
-    decision: &Decision,
-    state: &mut StateFile,
-    now: Timestamp,
-) -> Result<Option<RemoteRecord>, crate::provider::RemoteError> {
-    let sent = match &decision.action {
-        Action::Create { fields } => {
-            let intent = engine::with_pending_create(&p.prev, &p.desired.create_name, now);
-            state.insert(p.key.clone(), ServerState { status: intent, registry: String::new() });
-            client.create(fields, &p.desired.ctx).await
-        }
-        Action::Patch { changes } => {
-            let id = decision.record_id.as_deref().unwrap_or_default();
-            client.patch(id, changes, &p.desired.ctx).await
-        }
-        _ => return Ok(None),
+    intent: &McpServerStatus,
+) -> Result<(), crate::local::state::StateError> {
+    let entry = ServerState {
+        status: intent.clone(),
+        registry: sink.label.to_string(),
     };
-    sent.map(Some).map_err(|e| redact(e, &p.secret_values))
+    sink.state.insert(p.key.clone(), entry);
+    sink.state.save(&sink.opts.state_path)
 }
 
-fn redact(mut e: crate::provider::RemoteError, secrets: &[String]) -> crate::provider::RemoteError {
+/// The status after a decision and the answer to its write, if one was sent.
+fn status_after(
+    sink: &Sink<'_>,
+    p: &Prepared<'_>,
+    prev: &McpServerStatus,
+    decision: &Decision,
+    written: Option<&Result<RemoteRecord, RemoteError>>,
+) -> McpServerStatus {
+    let outcome = match written {
+        None => Outcome::NoWrite,
+        Some(Ok(record)) => Outcome::Written(record),
+        Some(Err(e)) => Outcome::Failed(e),
+    };
+    let report = Report::Decided {
+        decision,
+        outcome,
+        desired: &p.desired,
+        model: sink.client.model(),
+        salt: rand::random(),
+    };
+    engine::next_status(prev, p.server.metadata.generation, sink.now, report)
+}
+
+/// Decides again against a just-created record and sends one PATCH if it still differs.
+async fn follow_up(
+    sink: &Sink<'_>,
+    p: &Prepared<'_>,
+    status: &McpServerStatus,
+    created: RemoteRecord,
+) -> Option<(Vec<ShownChange>, McpServerStatus, Option<String>)> {
+    let decision = engine::decide(DecideInput {
+        model: sink.client.model(),
+        spec: &p.server.spec,
+        desired: &p.desired,
+        status,
+        observation: Observation::Found(created),
+    });
+    let Action::Patch { changes } = &decision.action else {
+        return None;
+    };
+    let id = decision.record_id.as_deref().unwrap_or_default();
+    let answer = sink
+        .client
+        .patch(id, changes, &p.desired.ctx)
+        .await
+        .map_err(|e| redact(e, &p.secret_values));
+    let next = status_after(sink, p, status, &decision, Some(&answer));
+    Some((
+        shown_changes(&decision.diffs),
+        next,
+        answer.err().map(|e| e.message),
+    ))
+}
+
+fn describe(action: &Action) -> (ActionKind, Option<String>) {
+    match action {
+        Action::Nothing => (ActionKind::InSync, None),
+        Action::Create { .. } => (ActionKind::Create, None),
+        Action::Patch { .. } => (ActionKind::Patch, None),
+        Action::ReportDrift => (ActionKind::Drift, None),
+        Action::ReportMissing { message } => (ActionKind::Missing, Some(message.clone())),
+        Action::Refuse(r) => (ActionKind::Refused, Some(r.message.clone())),
+    }
+}
+
+fn redact(mut e: RemoteError, secrets: &[String]) -> RemoteError {
     e.message = Redactor::new(secrets.iter().map(String::as_str)).redact(&e.message);
     e
 }
 
 /// The registry client of a registry resource, with its credentials resolved.
-fn client_for(opts: &RunOptions, manifests: &Manifests, view: &RegistryView<'_>) -> Result<RegistryClient, Refusal> {
+pub(crate) fn registry_client(
+    opts: &RunOptions,
+    manifests: &Manifests,
+    view: &RegistryView<'_>,
+) -> Result<RegistryClient, Refusal> {
     let conn: &RegistryConnection = view.connection;
     let model = model_for(&conn.provider);
     let kind = model.kind();
-    let not_ready = |message: String| Refusal { reason: reasons::REGISTRY_NOT_READY, message };
+    let not_ready = |message: String| Refusal {
+        reason: reasons::REGISTRY_NOT_READY,
+        message,
+    };
     let mut auth = Vec::new();
     for header in model.auth_headers() {
-        let ns = secrets::registry_secret_namespace(&header.secret, view.kind, view.namespace.as_deref())
-            .map_err(|e| not_ready(format!("{}: {e}", view.label())))?;
+        let ns = secrets::registry_secret_namespace(
+            &header.secret,
+            view.kind,
+            view.namespace.as_deref(),
+        )
+        .map_err(|e| not_ready(format!("{}: {e}", view.label())))?;
         let value = manifests
             .secrets
             .get(&ns, &header.secret.name, &header.secret.key)
-            .map_err(|e| Refusal { reason: reasons::SECRET_NOT_FOUND, message: format!("{}: {e}", view.label()) })?;
+            .map_err(|e| Refusal {
+                reason: reasons::SECRET_NOT_FOUND,
+                message: format!("{}: {e}", view.label()),
+            })?;
         auth.push((header, SecretValue::new(value)));
     }
     let base = match &opts.base_url_override {
         Some(f) => f(kind),
-        None => conn.base_url.clone().or_else(|| kind.default_base_url().map(str::to_string)).ok_or_else(|| {
-            not_ready(format!("{}: baseUrl is required for the {kind} provider", view.label()))
-        })?,
+        None => conn
+            .base_url
+            .clone()
+            .or_else(|| kind.default_base_url().map(str::to_string))
+            .ok_or_else(|| {
+                not_ready(format!(
+                    "{}: baseUrl is required for the {kind} provider",
+                    view.label()
+                ))
+            })?,
     };
     let config = ClientConfig::for_connection(conn, &base, opts.base_url_override.is_some())
         .map_err(|e| not_ready(format!("{}: {e}", view.label())))?;
-    RegistryClient::new(model, config, auth).map_err(|e| not_ready(format!("{}: {e}", view.label())))
+    RegistryClient::new(model, config, auth)
+        .map_err(|e| not_ready(format!("{}: {e}", view.label())))
 }
 
 fn shown_changes(diffs: &[FieldDiff]) -> Vec<ShownChange> {
@@ -363,8 +550,16 @@ fn shown_changes(diffs: &[FieldDiff]) -> Vec<ShownChange> {
             };
             ShownChange {
                 field: d.remote.to_string(),
-                old: if d.write_only { None } else { Some(shown(&d.old)) },
-                new: if d.new.is_none() { serde_json::Value::Null } else { shown(&d.new) },
+                old: if d.write_only {
+                    None
+                } else {
+                    Some(shown(&d.old))
+                },
+                new: if d.new.is_none() {
+                    serde_json::Value::Null
+                } else {
+                    shown(&d.new)
+                },
             }
         })
         .collect()
@@ -381,7 +576,10 @@ fn refused(
     message: &str,
     now: Timestamp,
 ) -> ServerResult {
-    let r = Refusal { reason, message: message.to_string() };
+    let r = Refusal {
+        reason,
+        message: message.to_string(),
+    };
     let status = engine::next_status(&prev, server.metadata.generation, now, Report::Refused(&r));
     ServerResult {
         server: key.to_string(),
