@@ -19,15 +19,20 @@ struct Cli {
 enum Command {
     /// Print the CustomResourceDefinitions as YAML (the same as crds/).
     Crds,
+    /// Run the registry simulator (all four providers) for tests, demos and dry runs.
+    Sim(mcpsync::sim::SimArgs),
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Crds => mcpsync::api::crds_yaml().map(|yaml| {
-            print!("{yaml}");
-            ExitCode::SUCCESS
-        }),
+        Command::Crds => mcpsync::api::crds_yaml()
+            .map(|yaml| {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            })
+            .map_err(anyhow::Error::from),
+        Command::Sim(args) => mcpsync::sim::cli::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
