@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
@@ -31,7 +31,11 @@ pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Res
     let (mut parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
-        Err(_) => Bytes::new(),
+        Err(_) => {
+            return gate
+                .provider
+                .error(StatusCode::PAYLOAD_TOO_LARGE, "Request body too large");
+        }
     };
     let mut entry = LoggedRequest {
         provider: gate.provider.as_str().into(),

@@ -71,3 +71,44 @@ impl Seed {
         Ok(serde_saphyr::from_str(text)?)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_seed_parses_with_every_section() {
+        let seed = Seed::parse(include_str!("../../examples/sim-seed.yaml")).unwrap();
+        assert_eq!(
+            seed.aitronos.records[0].user_id.as_deref(),
+            Some("usr_demo")
+        );
+        assert_eq!(seed.composio.records[0].toolkits, ["github"]);
+        assert_eq!(seed.pais.records[0].availability, "AVAILABLE");
+        assert_eq!(
+            seed.zudu.credentials[0].organization_id.as_deref(),
+            Some("org_demo")
+        );
+        assert_eq!(seed.zudu_flat.credentials.len(), 1);
+    }
+
+    #[test]
+    fn unknown_seed_fields_are_refused() {
+        assert!(
+            Seed::parse("zudu:\n  records:\n    - {name: a, url: http://a, colour: red}\n")
+                .is_err()
+        );
+        assert!(Seed::parse("nope: {}\n").is_err());
+    }
+
+    #[test]
+    fn write_only_values_and_times_parse() {
+        let seed = Seed::parse(
+            "aitronos:\n  records:\n    - name: a\n      server_url: https://a\n      created_at: '2025-11-13T10:00:00Z'\n      credentials: {token: t}\n",
+        )
+        .unwrap();
+        let record = &seed.aitronos.records[0];
+        assert_eq!(record.credentials.as_ref().unwrap()["token"], "t");
+        assert_eq!(record.created_at.to_string(), "2025-11-13T10:00:00Z");
+    }
+}
