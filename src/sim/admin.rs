@@ -90,9 +90,18 @@ async fn clear_faults(State(sim): State<Arc<Sim>>) -> StatusCode {
     StatusCode::NO_CONTENT
 }
 
-async fn next(State(sim): State<Arc<Sim>>, Json(fault): Json<NextFault>) -> StatusCode {
+async fn next(
+    State(sim): State<Arc<Sim>>,
+    Json(fault): Json<NextFault>,
+) -> Result<StatusCode, AdminError> {
+    if !fault.drop && !(100..=599).contains(&fault.status) {
+        return Err(AdminError::BadRequest(format!(
+            "status {} is not an HTTP status (use /_sim/faults/drop to drop connections)",
+            fault.status
+        )));
+    }
     sim.faults.push_next(fault);
-    StatusCode::NO_CONTENT
+    Ok(StatusCode::NO_CONTENT)
 }
 
 #[derive(Deserialize)]
