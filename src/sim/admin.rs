@@ -63,8 +63,14 @@ fn provider(name: &str) -> Result<Provider, AdminError> {
         .map_err(|e: anyhow::Error| AdminError::BadRequest(e.to_string()))
 }
 
+/// `x-sim-evicted` says how many older entries the log's bound dropped (0: exact).
 async fn requests(State(sim): State<Arc<Sim>>, Query(filter): Query<LogFilter>) -> Response {
-    json(StatusCode::OK, json!(sim.log.query(&filter)))
+    let mut response = json(StatusCode::OK, json!(sim.log.query(&filter)));
+    response.headers_mut().insert(
+        axum::http::HeaderName::from_static("x-sim-evicted"),
+        axum::http::HeaderValue::from(sim.log.evicted()),
+    );
+    response
 }
 
 async fn clear_requests(State(sim): State<Arc<Sim>>) -> StatusCode {
