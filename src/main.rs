@@ -37,6 +37,8 @@ enum Command {
         #[arg(long, default_value = "examples")]
         examples: PathBuf,
     },
+    /// Run the registry simulator (all four providers) for tests, demos and dry runs.
+    Sim(mcpsync::sim::SimArgs),
 }
 
 #[derive(Args, Debug)]
@@ -79,6 +81,7 @@ fn main() -> ExitCode {
         Command::Demo { examples } => {
             block_on(async { mcpsync::local::demo::demo(examples).await.map(|()| ExitCode::SUCCESS) })
         }
+        Command::Sim(args) => mcpsync::sim::cli::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,
@@ -93,7 +96,7 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init().ok();
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(f: F) -> anyhow::Result<ExitCode> {

@@ -2,7 +2,7 @@
 //! engine as the controller; status goes to a state file instead of the cluster.
 
 pub mod delete;
-// pub mod demo;
+pub mod demo;
 pub mod manifests;
 pub mod output;
 pub mod run;

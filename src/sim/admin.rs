@@ -1,0 +1,261 @@
+//! The `/_sim/` admin API: request log, counters, reset, faults and the simulator-only
+//! state (availability, PAIS agent links). Not logged, not authenticated: it is the
+//! test's side channel, and the simulator listens on loopback by default.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, put};
+use axum::{Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::common::json;
+use super::faults::{NextFault, RateLimit};
+use super::kind::Provider;
+use super::log::{LogFilter, mask_secrets};
+use super::state::Sim;
+use super::{aitronos, pais};
+
+pub fn router() -> Router<Arc<Sim>> {
+    Router::new()
+        .route("/_sim/requests", get(requests).delete(clear_requests))
+        .route("/_sim/counters", get(counters))
+        .route("/_sim/reset", post(reset))
+        .route("/_sim/faults", get(faults).delete(clear_faults))
+        .route("/_sim/faults/next", post(next))
+        .route("/_sim/faults/drop", post(drop_next))
+        .route("/_sim/faults/latency", put(latency))
+        .route("/_sim/faults/rate-limit", put(rate_limit))
+        .route(
+            "/_sim/faults/rate-limit/{provider}",
+            delete(clear_rate_limit),
+        )
+        .route("/_sim/availability/{provider}/{id}", put(availability))
+        .route("/_sim/records/{provider}", get(records))
+        .route("/_sim/records/pais/{id}/linked", put(linked))
+}
+
+/// Why an admin call was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum AdminError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("no {provider} record with id {id}")]
+    NotFound { provider: Provider, id: String },
+}
+
+impl IntoResponse for AdminError {
+    fn into_response(self) -> Response {
+        let status = match self {
+            AdminError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            AdminError::NotFound { .. } => StatusCode::NOT_FOUND,
+        };
+        json(status, json!({ "error": self.to_string() }))
+    }
+}
+
+fn provider(name: &str) -> Result<Provider, AdminError> {
+    name.parse()
+        .map_err(|e: anyhow::Error| AdminError::BadRequest(e.to_string()))
+}
+
+/// `x-sim-evicted` says how many older entries the log's bound dropped (0: exact).
+async fn requests(State(sim): State<Arc<Sim>>, Query(filter): Query<LogFilter>) -> Response {
+    let mut response = json(StatusCode::OK, json!(sim.log.query(&filter)));
+    response.headers_mut().insert(
+        axum::http::HeaderName::from_static("x-sim-evicted"),
+        axum::http::HeaderValue::from(sim.log.evicted()),
+    );
+    response
+}
+
+async fn clear_requests(State(sim): State<Arc<Sim>>) -> StatusCode {
+    sim.log.clear_entries();
+    StatusCode::NO_CONTENT
+}
+
+async fn counters(State(sim): State<Arc<Sim>>) -> Response {
+    json(StatusCode::OK, json!(sim.log.counters()))
+}
+
+async fn reset(State(sim): State<Arc<Sim>>) -> StatusCode {
+    sim.reset();
+    StatusCode::NO_CONTENT
+}
+
+async fn faults(State(sim): State<Arc<Sim>>) -> Response {
+    json(StatusCode::OK, json!(sim.faults.snapshot()))
+}
+
+async fn clear_faults(State(sim): State<Arc<Sim>>) -> StatusCode {
+    sim.faults.clear();
+    StatusCode::NO_CONTENT
+}
+
+async fn next(
+    State(sim): State<Arc<Sim>>,
+    Json(fault): Json<NextFault>,
+) -> Result<StatusCode, AdminError> {
+    if !fault.drop && !(100..=599).contains(&fault.status) {
+        return Err(AdminError::BadRequest(format!(
+            "status {} is not an HTTP status (use /_sim/faults/drop to drop connections)",
+            fault.status
+        )));
+    }
+    sim.faults.push_next(fault);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Deserialize)]
+struct DropBody {
+    #[serde(default)]
+    provider: Option<Provider>,
+    #[serde(default = "one")]
+    count: u32,
+}
+
+fn one() -> u32 {
+    1
+}
+
+async fn drop_next(State(sim): State<Arc<Sim>>, Json(body): Json<DropBody>) -> StatusCode {
+    sim.faults.push_next(NextFault {
+        provider: body.provider,
+        status: 0,
+        retry_after: None,
+        count: body.count,
+        drop: true,
+    });
+    StatusCode::NO_CONTENT
+}
+
+#[derive(Deserialize)]
+struct LatencyBody {
+    ms: u64,
+    #[serde(default)]
+    provider: Option<Provider>,
+}
+
+async fn latency(State(sim): State<Arc<Sim>>, Json(body): Json<LatencyBody>) -> StatusCode {
+    sim.faults
+        .set_latency(body.provider, Duration::from_millis(body.ms));
+    StatusCode::NO_CONTENT
+}
+
+async fn rate_limit(State(sim): State<Arc<Sim>>, Json(limit): Json<RateLimit>) -> StatusCode {
+    sim.faults.set_rate_limit(limit);
+    StatusCode::NO_CONTENT
+}
+
+async fn clear_rate_limit(
+    State(sim): State<Arc<Sim>>,
+    Path(name): Path<String>,
+) -> Result<StatusCode, AdminError> {
+    sim.faults.clear_rate_limit(provider(&name)?);
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `status`: Aitronos `connectionStatus` (`connected`, `error`, ...) or PAIS
+/// `availability` (`AVAILABLE`, `UNAVAILABLE`, `PENDING`); `message` is Aitronos'
+/// `errorMessage`.
+#[derive(Clone, Debug, Deserialize)]
+pub struct AvailabilityBody {
+    pub status: String,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+async fn availability(
+    State(sim): State<Arc<Sim>>,
+    Path((name, id)): Path<(String, String)>,
+    Json(body): Json<AvailabilityBody>,
+) -> Result<StatusCode, AdminError> {
+    set_availability(&sim, provider(&name)?, &id, body)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub fn set_availability(
+    sim: &Sim,
+    provider: Provider,
+    id: &str,
+    body: AvailabilityBody,
+) -> Result<(), AdminError> {
+    let missing = || AdminError::NotFound {
+        provider,
+        id: id.to_string(),
+    };
+    match provider {
+        Provider::Aitronos => {
+            let mut table = sim.aitronos.lock();
+            let record = table.get_mut(id).ok_or_else(missing)?;
+            aitronos::set_status(record, &body.status, body.message);
+        }
+        Provider::Pais => {
+            if !["AVAILABLE", "UNAVAILABLE", "PENDING"].contains(&body.status.as_str()) {
+                return Err(AdminError::BadRequest(
+                    "PAIS availability is AVAILABLE, UNAVAILABLE or PENDING".into(),
+                ));
+            }
+            let mut table = sim.pais.lock();
+            let record = table.get_mut(id).ok_or_else(missing)?;
+            pais::set_status(record, &body.status);
+        }
+        other => {
+            return Err(AdminError::BadRequest(format!(
+                "{other} reports no availability"
+            )));
+        }
+    }
+    Ok(())
+}
+
+#[derive(Deserialize)]
+struct LinkedBody {
+    linked: bool,
+}
+
+async fn linked(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<String>,
+    Json(body): Json<LinkedBody>,
+) -> Result<StatusCode, AdminError> {
+    let mut table = sim.pais.lock();
+    let record = table.get_mut(&id).ok_or_else(|| AdminError::NotFound {
+        provider: Provider::Pais,
+        id: id.clone(),
+    })?;
+    record.linked_to_agent = body.linked;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Stored records, write-only fields included but masked: shows that a secret was
+/// stored without showing it.
+async fn records(
+    State(sim): State<Arc<Sim>>,
+    Path(name): Path<String>,
+) -> Result<Response, AdminError> {
+    let mut all = stored_records(&sim, provider(&name)?);
+    all.iter_mut().for_each(mask_secrets);
+    Ok(json(StatusCode::OK, Value::Array(all)))
+}
+
+/// Every stored record of a provider as the simulator holds it (secrets in clear).
+pub fn stored_records(sim: &Sim, provider: Provider) -> Vec<Value> {
+    fn dump<R: serde::Serialize>(table: &super::state::Table<R>) -> Vec<Value> {
+        table
+            .values()
+            .filter_map(|r| serde_json::to_value(r).ok())
+            .collect()
+    }
+    match provider {
+        Provider::Aitronos => dump(&sim.aitronos.lock()),
+        Provider::Composio => dump(&sim.composio.lock()),
+        Provider::Pais => dump(&sim.pais.lock()),
+        Provider::Zudu => dump(&sim.zudu.lock()),
+        Provider::ZuduFlat => dump(&sim.zudu_flat.lock()),
+    }
+}

@@ -1,0 +1,339 @@
+//! Faults on demand: added latency, scripted answers for the next N requests, dropped
+//! connections and a token-bucket rate limit per provider. Decided before the provider
+//! sees the request, so a faulted request changes no record.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+use parking_lot::Mutex;
+use serde::{Deserialize, Serialize};
+
+use super::kind::Provider;
+
+/// Answer (or drop) the next `count` requests, optionally only those of one provider.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct NextFault {
+    #[serde(default)]
+    pub provider: Option<Provider>,
+    /// Status to answer with; ignored when `drop` is set.
+    #[serde(default = "default_status")]
+    pub status: u16,
+    /// Seconds for `Retry-After`; 429 and 503 get 1 when absent.
+    #[serde(default)]
+    pub retry_after: Option<u64>,
+    #[serde(default = "one")]
+    pub count: u32,
+    /// Close the connection without answering instead.
+    #[serde(default)]
+    pub drop: bool,
+}
+
+fn default_status() -> u16 {
+    503
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// `STATUS[:COUNT[:PROVIDER]]`, e.g. `503:3:zudu`; `drop` as status drops connections.
+impl FromStr for NextFault {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut parts = s.split(':');
+        let head = parts.next().unwrap_or_default();
+        let drop = head == "drop";
+        let status = if drop { 0 } else { head.parse()? };
+        let count = parts.next().map(str::parse).transpose()?.unwrap_or(1);
+        let provider = parts.next().map(str::parse).transpose()?;
+        Ok(NextFault {
+            provider,
+            status,
+            retry_after: None,
+            count,
+            drop,
+        })
+    }
+}
+
+/// A provider's rate limit: `per_minute` sustained, `burst` at once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RateLimit {
+    pub provider: Provider,
+    pub per_minute: u32,
+    #[serde(default)]
+    pub burst: Option<u32>,
+}
+
+/// `PROVIDER=N/min` or `PROVIDER=N/s`, as on the command line.
+impl FromStr for RateLimit {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (provider, rate) = s
+            .split_once('=')
+            .ok_or_else(|| anyhow::anyhow!("expected PROVIDER=N/min, got {s:?}"))?;
+        let (n, unit) = rate.split_once('/').unwrap_or((rate, "min"));
+        let n: u32 = n.trim().parse()?;
+        let per_minute = match unit.trim() {
+            "min" | "m" | "minute" => n,
+            "s" | "sec" | "second" => n.saturating_mul(60),
+            other => anyhow::bail!("unknown rate unit {other:?} (use /min or /s)"),
+        };
+        Ok(RateLimit {
+            provider: provider.trim().parse()?,
+            per_minute,
+            burst: None,
+        })
+    }
+}
+
+/// What the `X-RateLimit-*` headers say.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct RateInfo {
+    pub limit: u32,
+    pub remaining: u32,
+    /// Seconds until the bucket is full again.
+    pub reset_secs: u64,
+}
+
+/// What to do with one request.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Verdict {
+    Pass(Option<RateInfo>),
+    Answer {
+        status: u16,
+        retry_after: Option<u64>,
+        rate: Option<RateInfo>,
+    },
+    Drop,
+}
+
+struct Bucket {
+    limit: RateLimit,
+    tokens: f64,
+    last: Instant,
+}
+
+impl Bucket {
+    fn new(limit: RateLimit) -> Self {
+        let tokens = f64::from(capacity(&limit));
+        Bucket {
+            limit,
+            tokens,
+            last: Instant::now(),
+        }
+    }
+
+    fn per_second(&self) -> f64 {
+        f64::from(self.limit.per_minute.max(1)) / 60.0
+    }
+
+    /// Takes one token; `Err` carries the seconds to wait for the next one.
+    fn take(&mut self, now: Instant) -> (RateInfo, Result<(), u64>) {
+        let cap = f64::from(capacity(&self.limit));
+        let elapsed = now.saturating_duration_since(self.last).as_secs_f64();
+        self.tokens = (self.tokens + elapsed * self.per_second()).min(cap);
+        self.last = now;
+        let outcome = if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            Ok(())
+        } else {
+            Err(((1.0 - self.tokens) / self.per_second()).ceil().max(1.0) as u64)
+        };
+        let info = RateInfo {
+            limit: self.limit.per_minute,
+            remaining: self.tokens.floor() as u32,
+            reset_secs: ((cap - self.tokens) / self.per_second()).ceil() as u64,
+        };
+        (info, outcome)
+    }
+}
+
+fn capacity(limit: &RateLimit) -> u32 {
+    limit.burst.unwrap_or(limit.per_minute).max(1)
+}
+
+#[derive(Default)]
+struct State {
+    latency: Duration,
+    provider_latency: BTreeMap<Provider, Duration>,
+    queue: VecDeque<NextFault>,
+    buckets: BTreeMap<Provider, Bucket>,
+}
+
+/// The current faults, as the admin API shows them.
+#[derive(Clone, Debug, Serialize)]
+pub struct FaultSnapshot {
+    pub latency_ms: u64,
+    pub provider_latency_ms: BTreeMap<Provider, u64>,
+    pub next: Vec<NextFault>,
+    pub rate_limits: Vec<RateLimit>,
+}
+
+#[derive(Default)]
+pub struct Faults {
+    state: Mutex<State>,
+}
+
+impl Faults {
+    /// Latency to add and what to answer; consumes a queued fault or a token.
+    pub fn decide(&self, provider: Provider) -> (Duration, Verdict) {
+        let mut state = self.state.lock();
+        let latency = state
+            .provider_latency
+            .get(&provider)
+            .copied()
+            .unwrap_or(state.latency);
+        if let Some(fault) = take_queued(&mut state.queue, provider) {
+            let verdict = if fault.drop {
+                Verdict::Drop
+            } else {
+                let retry_after = fault
+                    .retry_after
+                    .or(matches!(fault.status, 429 | 503).then_some(1));
+                Verdict::Answer {
+                    status: fault.status,
+                    retry_after,
+                    rate: None,
+                }
+            };
+            return (latency, verdict);
+        }
+        let verdict = match state.buckets.get_mut(&provider) {
+            None => Verdict::Pass(None),
+            Some(bucket) => match bucket.take(Instant::now()) {
+                (info, Ok(())) => Verdict::Pass(Some(info)),
+                (info, Err(wait)) => Verdict::Answer {
+                    status: 429,
+                    retry_after: Some(wait),
+                    rate: Some(info),
+                },
+            },
+        };
+        (latency, verdict)
+    }
+
+    pub fn set_latency(&self, provider: Option<Provider>, latency: Duration) {
+        let mut state = self.state.lock();
+        match provider {
+            None => state.latency = latency,
+            Some(p) if latency.is_zero() => {
+                state.provider_latency.remove(&p);
+            }
+            Some(p) => {
+                state.provider_latency.insert(p, latency);
+            }
+        }
+    }
+
+    pub fn push_next(&self, fault: NextFault) {
+        if fault.count > 0 {
+            self.state.lock().queue.push_back(fault);
+        }
+    }
+
+    pub fn set_rate_limit(&self, limit: RateLimit) {
+        let provider = limit.provider;
+        self.state
+            .lock()
+            .buckets
+            .insert(provider, Bucket::new(limit));
+    }
+
+    pub fn clear_rate_limit(&self, provider: Provider) {
+        self.state.lock().buckets.remove(&provider);
+    }
+
+    pub fn clear(&self) {
+        *self.state.lock() = State::default();
+    }
+
+    pub fn snapshot(&self) -> FaultSnapshot {
+        let state = self.state.lock();
+        FaultSnapshot {
+            latency_ms: state.latency.as_millis() as u64,
+            provider_latency_ms: state
+                .provider_latency
+                .iter()
+                .map(|(p, d)| (*p, d.as_millis() as u64))
+                .collect(),
+            next: state.queue.iter().cloned().collect(),
+            rate_limits: state.buckets.values().map(|b| b.limit.clone()).collect(),
+        }
+    }
+}
+
+/// The first queued fault that applies, counted down and removed when used up.
+fn take_queued(queue: &mut VecDeque<NextFault>, provider: Provider) -> Option<NextFault> {
+    let index = queue
+        .iter()
+        .position(|f| f.provider.is_none_or(|p| p == provider))?;
+    let fault = queue.get_mut(index)?;
+    fault.count = fault.count.saturating_sub(1);
+    let used = fault.clone();
+    if fault.count == 0 {
+        queue.remove(index);
+    }
+    Some(used)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn next_faults_apply_in_order_and_per_provider() {
+        let faults = Faults::default();
+        faults.push_next("503:2:zudu".parse().unwrap());
+        assert_eq!(faults.decide(Provider::Pais).1, Verdict::Pass(None));
+        for _ in 0..2 {
+            let (_, v) = faults.decide(Provider::Zudu);
+            assert!(matches!(
+                v,
+                Verdict::Answer {
+                    status: 503,
+                    retry_after: Some(1),
+                    ..
+                }
+            ));
+        }
+        assert_eq!(faults.decide(Provider::Zudu).1, Verdict::Pass(None));
+    }
+
+    #[test]
+    fn bucket_refuses_past_burst_with_retry_after() {
+        let faults = Faults::default();
+        faults.set_rate_limit("aitronos=3/min".parse().unwrap());
+        for _ in 0..3 {
+            assert!(matches!(
+                faults.decide(Provider::Aitronos).1,
+                Verdict::Pass(Some(_))
+            ));
+        }
+        match faults.decide(Provider::Aitronos).1 {
+            Verdict::Answer {
+                status,
+                retry_after,
+                rate,
+            } => {
+                assert_eq!(status, 429);
+                assert!(retry_after.unwrap() >= 1);
+                assert_eq!(rate.unwrap().remaining, 0);
+            }
+            other => panic!("expected 429, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn parses_cli_forms() {
+        let r: RateLimit = "pais=2/s".parse().unwrap();
+        assert_eq!(r.per_minute, 120);
+        let d: NextFault = "drop:2".parse().unwrap();
+        assert!(d.drop);
+        assert_eq!(d.count, 2);
+        assert!("bogus=1/min".parse::<RateLimit>().is_err());
+    }
+}
