@@ -7,11 +7,7 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::DURATION_PATTERN;
-
-/// An absolute http(s) URL with a host, as the API server's CEL URL library reads it.
-const ABSOLUTE_HTTP_URL: &str =
-    "isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''";
+use super::{ABSOLUTE_HTTP_URL, DURATION_PATTERN, MIN_SYNC_INTERVAL};
 
 /// Desired state of one MCP server registration. Every field but `registryRef` is
 /// optional; a field that is absent is not managed: never sent, and the remote value is
@@ -114,12 +110,16 @@ pub struct McpServerSpec {
     /// `allowed_tools` from `allowed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<ToolsSpec>,
-    /// Toolkit slugs (Composio), compared as a set.
+    /// Toolkit slugs the server exposes (Composio `toolkits`, e.g. `github`), compared as a
+    /// set: order does not matter and each slug appears once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub toolkits: Option<Vec<String>>,
-    /// Auth config ids (Composio), compared as a set.
+    /// Composio auth config ids (`auth_config_ids`, e.g. `ac_123`) the server uses, compared
+    /// as a set: order does not matter and each id appears once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub auth_config_ids: Option<Vec<String>>,
     /// Whether Composio manages authentication (`managed_auth_via_composio`).
@@ -139,8 +139,8 @@ pub struct McpServerSpec {
     pub deletion_policy: Option<DeletionPolicy>,
     /// Drift re-check period (Go duration such as `5m`); overrides the registry's.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
-    #[x_kube(validation = Rule::new("duration(self) >= duration('10s')").message("syncInterval must be a duration of at least 10s, such as 30s, 5m or 1h"))]
+    #[schemars(length(max = 64), regex(pattern = DURATION_PATTERN))]
+    #[x_kube(validation = Rule::new(MIN_SYNC_INTERVAL).message("syncInterval must be a duration of at least 10s, such as 30s, 5m or 1h"))]
     pub sync_interval: Option<String>,
     /// When true, no remote call is made for this McpServer until it is false again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -159,7 +159,7 @@ pub struct RegistryRef {
     pub name: String,
 }
 
-/// Kind of registry resource.
+// Kind of registry resource.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 pub enum RegistryKind {
     /// Namespaced registry in the McpServer's own namespace.
@@ -169,7 +169,7 @@ pub enum RegistryKind {
     ClusterMcpRegistry,
 }
 
-/// MCP transport protocol.
+// MCP transport protocol.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum Transport {
     /// Streamable HTTP.
@@ -180,7 +180,7 @@ pub enum Transport {
     WebSocket,
 }
 
-/// Tool-call approval policy.
+// Tool-call approval policy.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum ApprovalPolicy {
     /// Approve every tool call automatically.
@@ -262,13 +262,16 @@ pub struct ToolsSpec {
     /// Whether tools are enabled (Aitronos only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// Tool identifiers to allow, compared as a set.
+    /// Tool identifiers to allow (e.g. `search_code`), compared as a set: order does not
+    /// matter and each identifier appears once. Aitronos `tool_configuration.allowed_tools`,
+    /// Composio `allowed_tools`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub allowed: Option<Vec<String>>,
 }
 
-/// Whether mcpsync writes to the registry.
+// Whether mcpsync writes to the registry.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum ManagementPolicy {
     /// Create and update the remote record (default).
@@ -278,7 +281,7 @@ pub enum ManagementPolicy {
     ObserveOnly,
 }
 
-/// What happens to the remote record when the McpServer is deleted.
+// What happens to the remote record when the McpServer is deleted.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
     /// Leave the remote record (default).
@@ -288,7 +291,7 @@ pub enum DeletionPolicy {
     Delete,
 }
 
-/// Whether the registry reports the MCP server reachable.
+// Whether the registry reports the MCP server reachable.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum Availability {
     /// The registry reached the server.
