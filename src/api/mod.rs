@@ -46,7 +46,11 @@ pub(crate) const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 /// The three CustomResourceDefinitions, in the order `mcpsync crds` prints them.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     use kube::CustomResourceExt;
-    vec![McpServer::crd(), McpRegistry::crd(), ClusterMcpRegistry::crd()]
+    vec![
+        McpServer::crd(),
+        McpRegistry::crd(),
+        ClusterMcpRegistry::crd(),
+    ]
 }
 
 /// Everything `kubectl apply -f crds/` installs, as one multi-document YAML stream exactly

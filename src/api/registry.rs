@@ -1,12 +1,16 @@
 //! `McpRegistry` (namespaced) and `ClusterMcpRegistry` (cluster-scoped): the connection to
 //! one remote registry account.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys that clippy takes for duplicated
+// attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::{ABSOLUTE_HTTP_URL, DURATION_PATTERN, DNS_LABEL_PATTERN, MIN_SYNC_INTERVAL};
+use super::{ABSOLUTE_HTTP_URL, DNS_LABEL_PATTERN, DURATION_PATTERN, MIN_SYNC_INTERVAL};
 
 /// Reference to one key of a Kubernetes Secret.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
@@ -121,7 +125,7 @@ pub struct RateLimit {
 }
 
 /// Rules shared by both registry kinds, checked by the API server.
-const EXACTLY_ONE_PROVIDER: &str = "[has(self.provider.aitronos), has(self.provider.composio), has(self.provider.pais), has(self.provider.zudu)].filter(b, b).size() == 1";
+const EXACTLY_ONE_PROVIDER: &str = "(has(self.provider.aitronos) ? 1 : 0) + (has(self.provider.composio) ? 1 : 0) + (has(self.provider.pais) ? 1 : 0) + (has(self.provider.zudu) ? 1 : 0) == 1";
 const HTTPS_UNLESS_ALLOWED: &str = "!has(self.baseUrl) || !isURL(self.baseUrl) || url(self.baseUrl).getScheme() == 'https' || (has(self.allowInsecureHttp) && self.allowInsecureHttp)";
 const PAIS_NEEDS_BASE_URL: &str = "has(self.baseUrl) || !has(self.provider.pais)";
 

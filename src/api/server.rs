@@ -1,5 +1,9 @@
 //! `McpServer`: the desired state of one MCP server registration in a remote registry.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys that clippy takes for duplicated
+// attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
