@@ -80,13 +80,30 @@ fn merge(base: &Value, patch: &Value) -> Value {
     }
 }
 
+/// The API server drops `null` fields whose schema is not `nullable` (none is) before it
+/// validates anything.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
 /// Every error the API server would report for `object` (and `old` on update): OpenAPI
 /// first, then CEL.
 fn errors(kind: &str, object: &Value, old: Option<&Value>) -> Vec<String> {
     let schema = schema(kind);
+    let object = &without_nulls(object.clone());
+    let old = old.cloned().map(without_nulls);
     let mut out = Vec::new();
     openapi_errors(&schema, object, "", &mut out);
-    if let Err(cel_errors) = Validator::new().validate(&schema, object, old) {
+    if let Err(cel_errors) = Validator::new().validate(&schema, object, old.as_ref()) {
         out.extend(cel_errors.iter().map(|e| e.to_string()));
     }
     out
@@ -639,6 +656,20 @@ fn mcpserver_lengths_are_bounded() {
 }
 
 #[test]
+fn explicit_nulls_mean_absent() {
+    let object = merge(
+        &server_base(),
+        &json!({"spec": {"headers": [{"name": "A", "value": "x"}]}}),
+    );
+    let mut object = object;
+    for field in ["url", "externalId", "syncInterval", "transport", "tools"] {
+        object["spec"][field] = Value::Null;
+    }
+    object["spec"]["headers"][0]["valueFrom"] = Value::Null;
+    assert_eq!(errors("McpServer", &object, None), Vec::<String>::new());
+}
+
+#[test]
 fn external_id_cannot_change_once_set() {
     let with = |id: Option<&str>| merge(&server_base(), &json!({"spec": {"externalId": id}}));
     let cases = [
@@ -1050,6 +1081,11 @@ fn schemas_are_structural() {
         walk(&schema(kind), kind, &mut |path, node| {
             let in_branch = path.contains("<");
             let obj = node.as_object().expect("node is an object");
+            if obj.contains_key("nullable") {
+                problems.push(format!(
+                    "{path}: nullable (explicit nulls must be dropped, not kept)"
+                ));
+            }
             if obj.contains_key("default") {
                 problems.push(format!("{path}: has a default (apply defaults in code)"));
             }

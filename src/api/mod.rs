@@ -6,7 +6,9 @@ pub mod conditions;
 pub mod registry;
 pub mod server;
 
-use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
 
 // Note for editors: the enums used as fields (`Transport`, `ApprovalPolicy`, ...) carry
 // plain `//` comments, not `///` docs. schemars would put a type's doc in place of the
@@ -44,13 +46,47 @@ pub(crate) const ABSOLUTE_HTTP_URL: &str =
 pub(crate) const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
 /// The three CustomResourceDefinitions, in the order `mcpsync crds` prints them.
+///
+/// Unlike `McpServer::crd()` and friends, no field is `nullable`: the API server then drops
+/// an explicit `null` before validation, so `url: null` means the same as no `url` (not
+/// managed) and no CEL rule ever sees a null.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     use kube::CustomResourceExt;
-    vec![
+    let mut crds = vec![
         McpServer::crd(),
         McpRegistry::crd(),
         ClusterMcpRegistry::crd(),
-    ]
+    ];
+    for version in crds.iter_mut().flat_map(|crd| crd.spec.versions.iter_mut()) {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            drop_nullable(schema);
+        }
+    }
+    crds
+}
+
+fn drop_nullable(schema: &mut JSONSchemaProps) {
+    schema.nullable = None;
+    let children = schema
+        .properties
+        .iter_mut()
+        .flat_map(|p| p.values_mut())
+        .chain(schema.one_of.iter_mut().flatten())
+        .chain(schema.any_of.iter_mut().flatten())
+        .chain(schema.all_of.iter_mut().flatten());
+    children.for_each(drop_nullable);
+    match &mut schema.items {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => drop_nullable(item),
+        Some(JSONSchemaPropsOrArray::Schemas(items)) => items.iter_mut().for_each(drop_nullable),
+        None => {}
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(additional)) = &mut schema.additional_properties {
+        drop_nullable(additional);
+    }
 }
 
 /// Everything `kubectl apply -f crds/` installs, as one multi-document YAML stream exactly
