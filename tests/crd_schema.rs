@@ -1394,3 +1394,55 @@ fn fixtures_match_api_md() {
         );
     }
 }
+
+// ---------------------------------------------------------------------------------------
+// tests/e2e/manifests: what `make e2e` sends to a real API server must get the same
+// verdict here, so the two layers cannot drift apart.
+
+fn e2e_manifests(dir: &str) -> Vec<(String, String, Value)> {
+    let path = format!("{}/tests/e2e/manifests/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&path)
+        .expect("manifest folder exists")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).expect("manifest reads");
+            let expect = text
+                .lines()
+                .find_map(|l| l.strip_prefix("# expect: "))
+                .unwrap_or_default()
+                .to_string();
+            (file.display().to_string(), expect, yaml(&text))
+        })
+        .collect()
+}
+
+fn all_refusals(object: &Value) -> Vec<String> {
+    let kind = object["kind"].as_str().expect("manifest has a kind");
+    let mut found = errors(kind, object, None);
+    if kind == "McpRegistry" {
+        found.extend(policy_denials(object));
+    }
+    found
+}
+
+#[test]
+fn e2e_manifests_agree_with_these_checks() {
+    let valid = e2e_manifests("valid");
+    let invalid = e2e_manifests("invalid");
+    assert!(valid.len() >= 5 && invalid.len() >= 15);
+    for (file, _, object) in valid {
+        assert_eq!(all_refusals(&object), Vec::<String>::new(), "{file}");
+    }
+    for (file, expect, object) in invalid {
+        assert!(!expect.is_empty(), "{file}: no `# expect:` line");
+        let found = all_refusals(&object);
+        assert!(
+            found.iter().any(|e| e.contains(&expect)),
+            "{file}: want {expect:?}, got {found:?}"
+        );
+    }
+}
