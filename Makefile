@@ -1,12 +1,12 @@
 # The commands the README names. `make help` lists them.
 CARGO ?= cargo
 # cargo-nextest when installed, else plain cargo test (CI does not install nextest).
-TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run" || echo test)
+TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run --no-tests=warn" || echo test)
 
 .PHONY: help build test fmt fmt-check clippy unit doctest crds crds-check demo bench e2e
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
 
 build: ## compile the mcpsync binary (debug)
 	$(CARGO) build
@@ -25,8 +25,11 @@ clippy: ## lint, warnings are errors
 unit: ## all unit and integration tests (nextest when available)
 	$(CARGO) $(TEST_RUNNER)
 
+# nextest does not run doctests; plain `cargo test` already did.
 doctest:
+ifneq ($(TEST_RUNNER),test)
 	$(CARGO) test --doc
+endif
 
 crds: ## regenerate crds/ from the Rust types
 	$(CARGO) run --quiet -- crds > crds/mcpsync.dev_crds.yaml
