@@ -163,6 +163,8 @@ pub struct RegistryConnection {
 }
 
 /// Connection to one remote registry account, usable by McpServers of its own namespace.
+/// Secrets are read from this namespace only: a secret reference names no namespace, or
+/// this one.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "mcpsync.dev",
@@ -205,7 +207,8 @@ pub struct McpRegistrySpec {
     pub connection: RegistryConnection,
 }
 
-/// Connection to one remote registry account, usable from every namespace it allows.
+/// Connection to one remote registry account, usable by McpServers of every namespace it
+/// allows. Every secret reference names its namespace.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "mcpsync.dev",
