@@ -259,7 +259,7 @@ pub struct ClusterMcpRegistrySpec {
 
 /// Where the secret references of a registry spec live: `spec.provider.<provider>.<field>`.
 /// The cluster-registry CEL rule below and the McpRegistry admission policy both cover
-/// exactly these (a unit test keeps them in step).
+/// exactly these (`tests/crd_schema.rs` keeps them in step).
 pub const SECRET_REF_PATHS: &[(&str, &str)] = &[
     ("aitronos", "apiKeySecretRef"),
     ("composio", "apiKeySecretRef"),
