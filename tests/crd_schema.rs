@@ -15,7 +15,9 @@
 
 use std::collections::BTreeSet;
 
-use kube::core::cel::{ScopeContext, Validator, analyze_rule, cel, compile_schema};
+use kube::core::cel::{
+    ScopeContext, Validator, VapEvaluator, VapExpression, analyze_rule, cel, compile_schema,
+};
 use mcpsync::api::{
     self, ClusterMcpRegistry, McpServer, McpServerStatus, admission, registry::SECRET_REF_PATHS,
 };
@@ -952,27 +954,55 @@ fn cluster_registry_secret_refs_name_their_namespace() {
 // ---------------------------------------------------------------------------------------
 // The admission policy for McpRegistry secret namespaces.
 
-/// Runs every validation of the policy on `object` as the API server does for admission
-/// policies: the object as plain JSON (field names are not escaped there).
+/// Runs every validation of the policy on a McpRegistry `object`, twice: once with the
+/// object as plain JSON (the `cel` crate, nothing escaped) and once as kube-cel's admission
+/// policy evaluator sees it (property names that are CEL reserved words escaped). The
+/// API server uses one of the two; the verdicts must agree.
 fn policy_denials(object: &Value) -> Vec<String> {
     let policy = admission::mcpregistry_secret_namespace_policy();
     let validations = policy
         .spec
         .and_then(|s| s.validations)
         .expect("policy has validations");
-    let mut denials = Vec::new();
-    for v in validations {
+    let namespace_object = json!({"metadata": {"name": object["metadata"]["namespace"]}});
+
+    let mut plain = Vec::new();
+    for v in &validations {
         let program = cel::Program::compile(&v.expression).expect("expression compiles");
         let mut ctx = cel::Context::default();
         ctx.add_variable("object", cel::to_value(object).expect("object converts"))
             .expect("variable binds");
+        ctx.add_variable(
+            "namespaceObject",
+            cel::to_value(&namespace_object).expect("converts"),
+        )
+        .expect("variable binds");
         match program.execute(&ctx) {
             Ok(cel::Value::Bool(true)) => {}
-            Ok(cel::Value::Bool(false)) => denials.push(v.message.unwrap_or_default()),
+            Ok(cel::Value::Bool(false)) => plain.push(v.message.clone().unwrap_or_default()),
             other => panic!("{}: evaluated to {other:?}", v.expression),
         }
     }
-    denials
+
+    let expressions: Vec<VapExpression> = validations
+        .iter()
+        .map(|v| VapExpression {
+            expression: v.expression.clone(),
+            message: v.message.clone(),
+            message_expression: None,
+        })
+        .collect();
+    let escaped: Vec<String> = VapEvaluator::builder()
+        .object(object.clone())
+        .namespace_object(namespace_object)
+        .build()
+        .evaluate(&expressions)
+        .into_iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.message.unwrap_or_default())
+        .collect();
+    assert_eq!(plain, escaped, "plain and escaped evaluation disagree");
+    plain
 }
 
 #[test]

@@ -19,12 +19,20 @@ pub const POLICY_NAME: &str = "mcpregistry-secret-namespace.mcpsync.dev";
 /// CEL expression (admission-policy scope) that holds when the secret reference at
 /// `spec.provider.<provider>.<field>` names no namespace or the object's own.
 ///
-/// Admission policies see the object as plain JSON, so the field is spelled `namespace`
-/// here; it is only CRD validation rules that must escape it as `__namespace__`.
+/// Two spellings of the field, on purpose. Admission policies are documented to escape
+/// property names that are CEL reserved words (`namespace` -> `__namespace__`) as CRD rules
+/// do, while API servers have been seen to hand the object over as plain JSON, where the
+/// field is `namespace`. Each spelling is checked only when present (`has()` on a missing
+/// key is false, not an error), so the rule holds under either representation. The
+/// object's namespace is read as `namespaceObject.metadata.name`, which needs no escaping.
 pub fn secret_ref_namespace_expression(provider: &str, field: &str) -> String {
     let block = format!("object.spec.provider.{provider}");
-    let ns = format!("{block}.{field}.namespace");
-    format!("!has({block}) || !has({ns}) || {ns} == object.metadata.namespace")
+    let secret_ref = format!("{block}.{field}");
+    let own = "namespaceObject.metadata.name";
+    format!(
+        "!has({block}) || ((!has({secret_ref}.namespace) || {secret_ref}.namespace == {own}) \
+         && (!has({secret_ref}.__namespace__) || {secret_ref}.__namespace__ == {own}))"
+    )
 }
 
 /// One validation per secret reference, each naming the field at fault.
