@@ -1476,3 +1476,25 @@ fn e2e_manifests_agree_with_these_checks() {
         );
     }
 }
+
+/// A new provider or secret field must be added to `SECRET_REF_PATHS`, or neither the
+/// cluster rule nor the admission policy would cover it.
+#[test]
+fn secret_ref_paths_list_every_secret_reference() {
+    for kind in ["McpRegistry", "ClusterMcpRegistry"] {
+        let mut found = BTreeSet::new();
+        walk(&schema(kind), "", &mut |path, node| {
+            let props = node.get("properties").and_then(Value::as_object);
+            let is_ref =
+                props.is_some_and(|p| p.contains_key("namespace") && p.contains_key("key"));
+            if is_ref && let Some(rest) = path.strip_prefix(".spec.provider.") {
+                found.insert(rest.to_string());
+            }
+        });
+        let listed: BTreeSet<String> = SECRET_REF_PATHS
+            .iter()
+            .map(|(provider, field)| format!("{provider}.{field}"))
+            .collect();
+        assert_eq!(found, listed, "{kind}");
+    }
+}
