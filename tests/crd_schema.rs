@@ -1116,6 +1116,12 @@ fn schemas_are_structural() {
                     "{path}: nullable (explicit nulls must be dropped, not kept)"
                 ));
             }
+            let known_formats = ["int32", "int64", "float", "double", "date-time", "byte"];
+            if let Some(format) = obj.get("format").and_then(Value::as_str)
+                && !known_formats.contains(&format)
+            {
+                problems.push(format!("{path}: format {format} unknown to the API server"));
+            }
             if obj.contains_key("default") {
                 problems.push(format!("{path}: has a default (apply defaults in code)"));
             }

@@ -49,7 +49,8 @@ pub(crate) const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 ///
 /// Unlike `McpServer::crd()` and friends, no field is `nullable`: the API server then drops
 /// an explicit `null` before validation, so `url: null` means the same as no `url` (not
-/// managed) and no CEL rule ever sees a null.
+/// managed) and no CEL rule ever sees a null. Number formats the API server does not know
+/// (schemars' `uint32`) are left out too; `minimum`/`maximum` carry the range.
 pub fn crds() -> Vec<CustomResourceDefinition> {
     use kube::CustomResourceExt;
     let mut crds = vec![
@@ -63,14 +64,24 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
             .as_mut()
             .and_then(|s| s.open_api_v3_schema.as_mut())
         {
-            drop_nullable(schema);
+            normalize(schema);
         }
     }
     crds
 }
 
-fn drop_nullable(schema: &mut JSONSchemaProps) {
+/// Formats an API server recognizes for the types these schemas use.
+const KNOWN_FORMATS: &[&str] = &["int32", "int64", "float", "double", "date-time", "byte"];
+
+fn normalize(schema: &mut JSONSchemaProps) {
     schema.nullable = None;
+    if schema
+        .format
+        .as_deref()
+        .is_some_and(|f| !KNOWN_FORMATS.contains(&f))
+    {
+        schema.format = None;
+    }
     let children = schema
         .properties
         .iter_mut()
@@ -78,14 +89,14 @@ fn drop_nullable(schema: &mut JSONSchemaProps) {
         .chain(schema.one_of.iter_mut().flatten())
         .chain(schema.any_of.iter_mut().flatten())
         .chain(schema.all_of.iter_mut().flatten());
-    children.for_each(drop_nullable);
+    children.for_each(normalize);
     match &mut schema.items {
-        Some(JSONSchemaPropsOrArray::Schema(item)) => drop_nullable(item),
-        Some(JSONSchemaPropsOrArray::Schemas(items)) => items.iter_mut().for_each(drop_nullable),
+        Some(JSONSchemaPropsOrArray::Schema(item)) => normalize(item),
+        Some(JSONSchemaPropsOrArray::Schemas(items)) => items.iter_mut().for_each(normalize),
         None => {}
     }
     if let Some(JSONSchemaPropsOrBool::Schema(additional)) = &mut schema.additional_properties {
-        drop_nullable(additional);
+        normalize(additional);
     }
 }
 
