@@ -17,7 +17,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the CustomResourceDefinitions as YAML (the same as crds/).
+    /// Print the CustomResourceDefinitions and the McpRegistry admission policy as YAML
+    /// (the same as crds/).
     Crds,
 }
 
