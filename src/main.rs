@@ -21,7 +21,8 @@ struct Cli {
 
 #[derive(Subcommand, Debug)]
 enum Command {
-    /// Print the CustomResourceDefinitions as YAML (the same as crds/).
+    /// Print the CustomResourceDefinitions and the McpRegistry admission policy as YAML
+    /// (the same as crds/).
     Crds,
     /// Without a cluster: read manifests, read the registries, print the minimal change
     /// each server would get. Exit 0: nothing to do; 2: changes pending; 1: error.

@@ -1,9 +1,18 @@
 //! The public contract: the three custom resources of `mcpsync.dev/v1alpha1` and their
 //! status types. `kubectl explain` shows the doc comments of this module.
 
+pub mod admission;
 pub mod conditions;
 pub mod registry;
 pub mod server;
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::{
+    CustomResourceDefinition, JSONSchemaProps, JSONSchemaPropsOrArray, JSONSchemaPropsOrBool,
+};
+
+// Note for editors: the enums used as fields (`Transport`, `ApprovalPolicy`, ...) carry
+// plain `//` comments, not `///` docs. schemars would put a type's doc in place of the
+// field's doc in the CRD, and the field's doc is what `kubectl explain` should show.
 
 pub use registry::{
     AitronosProvider, ClusterMcpRegistry, ClusterMcpRegistrySpec, ComposioKeyHeader,
@@ -27,19 +36,89 @@ pub const RECONCILE_REQUESTED_AT: &str = "mcpsync.dev/reconcile-requested-at";
 
 /// Go-style duration as accepted by the API server's CEL `duration()` (e.g. `30s`, `5m`, `1h30m`).
 pub(crate) const DURATION_PATTERN: &str = r"^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$";
+/// CEL rule on a duration string: it parses, and is not shorter than ten seconds.
+pub(crate) const MIN_SYNC_INTERVAL: &str = "duration(self) >= duration('10s')";
+/// CEL rule on a string: an absolute http(s) URL with a host, as the API server's CEL URL
+/// library (Go `net/url`) reads it.
+pub(crate) const ABSOLUTE_HTTP_URL: &str =
+    "isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''";
+/// A Kubernetes namespace name (RFC 1123 label).
+pub(crate) const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
-/// The three CustomResourceDefinitions as one multi-document YAML stream, exactly as
-/// committed in `crds/`.
-pub fn crds_yaml() -> Result<String, serde_saphyr::ser::Error> {
+/// The three CustomResourceDefinitions, in the order `mcpsync crds` prints them.
+///
+/// Unlike `McpServer::crd()` and friends, no field is `nullable`: the API server then drops
+/// an explicit `null` before validation, so `url: null` means the same as no `url` (not
+/// managed) and no CEL rule ever sees a null. Number formats the API server does not know
+/// (schemars' `uint32`) are left out too; `minimum`/`maximum` carry the range.
+pub fn crds() -> Vec<CustomResourceDefinition> {
     use kube::CustomResourceExt;
-    let mut out = String::new();
-    for crd in [
+    let mut crds = vec![
         McpServer::crd(),
         McpRegistry::crd(),
         ClusterMcpRegistry::crd(),
-    ] {
-        out.push_str("---\n");
-        out.push_str(&serde_saphyr::to_string(&crd)?);
+    ];
+    for version in crds.iter_mut().flat_map(|crd| crd.spec.versions.iter_mut()) {
+        if let Some(schema) = version
+            .schema
+            .as_mut()
+            .and_then(|s| s.open_api_v3_schema.as_mut())
+        {
+            normalize(schema);
+        }
     }
+    crds
+}
+
+/// Formats an API server recognizes for the types these schemas use.
+const KNOWN_FORMATS: &[&str] = &["int32", "int64", "float", "double", "date-time", "byte"];
+
+fn normalize(schema: &mut JSONSchemaProps) {
+    schema.nullable = None;
+    if schema
+        .format
+        .as_deref()
+        .is_some_and(|f| !KNOWN_FORMATS.contains(&f))
+    {
+        schema.format = None;
+    }
+    let children = schema
+        .properties
+        .iter_mut()
+        .flat_map(|p| p.values_mut())
+        .chain(schema.one_of.iter_mut().flatten())
+        .chain(schema.any_of.iter_mut().flatten())
+        .chain(schema.all_of.iter_mut().flatten());
+    children.for_each(normalize);
+    match &mut schema.items {
+        Some(JSONSchemaPropsOrArray::Schema(item)) => normalize(item),
+        Some(JSONSchemaPropsOrArray::Schemas(items)) => items.iter_mut().for_each(normalize),
+        None => {}
+    }
+    if let Some(JSONSchemaPropsOrBool::Schema(additional)) = &mut schema.additional_properties {
+        normalize(additional);
+    }
+}
+
+/// Everything `kubectl apply -f crds/` installs, as one multi-document YAML stream exactly
+/// as committed in `crds/mcpsync.dev_crds.yaml`: the three CRDs, then the admission policy
+/// and binding that keep a McpRegistry's secret references in its own namespace (see
+/// [`admission`]).
+pub fn crds_yaml() -> Result<String, serde_saphyr::ser::Error> {
+    let mut out = String::new();
+    for crd in crds() {
+        push_document(&mut out, &crd)?;
+    }
+    push_document(&mut out, &admission::mcpregistry_secret_namespace_policy())?;
+    push_document(&mut out, &admission::mcpregistry_secret_namespace_binding())?;
     Ok(out)
+}
+
+fn push_document<T: serde::Serialize>(
+    out: &mut String,
+    doc: &T,
+) -> Result<(), serde_saphyr::ser::Error> {
+    out.push_str("---\n");
+    out.push_str(&serde_saphyr::to_string(doc)?);
+    Ok(())
 }

@@ -1,12 +1,16 @@
 //! `McpRegistry` (namespaced) and `ClusterMcpRegistry` (cluster-scoped): the connection to
 //! one remote registry account.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys that clippy takes for duplicated
+// attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::DURATION_PATTERN;
+use super::{ABSOLUTE_HTTP_URL, DNS_LABEL_PATTERN, DURATION_PATTERN, MIN_SYNC_INTERVAL};
 
 /// Reference to one key of a Kubernetes Secret.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
@@ -18,10 +22,11 @@ pub struct SecretKeyRef {
     /// Key inside the Secret's `data` whose value is used.
     #[schemars(length(min = 1, max = 253))]
     pub key: String,
-    /// Namespace of the Secret. Required in a ClusterMcpRegistry; in a McpRegistry it must
-    /// be omitted or equal to the McpRegistry's own namespace.
+    /// Namespace of the Secret. Required in a ClusterMcpRegistry (checked by the CRD); in a
+    /// McpRegistry it must be omitted or equal to the McpRegistry's own namespace (checked by
+    /// the admission policy `mcpregistry-secret-namespace.mcpsync.dev` shipped with the CRDs).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(length(min = 1, max = 63))]
+    #[schemars(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN))]
     pub namespace: Option<String>,
 }
 
@@ -51,7 +56,7 @@ pub struct AitronosProvider {
     pub organization_id: String,
 }
 
-/// Header that carries the Composio API key.
+// Header that carries the Composio API key.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
 pub enum ComposioKeyHeader {
     /// Project API key (the default).
@@ -82,7 +87,7 @@ pub struct PaisProvider {
     pub token_secret_ref: SecretKeyRef,
 }
 
-/// The two request shapes Zudu documents for its update endpoint.
+// The two request shapes Zudu documents for its update endpoint.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, Hash, JsonSchema)]
 pub enum ZuduBodyStyle {
     /// Fields inside a `config` object (the public reference; default).
@@ -120,8 +125,8 @@ pub struct RateLimit {
 }
 
 /// Rules shared by both registry kinds, checked by the API server.
-const EXACTLY_ONE_PROVIDER: &str = "[has(self.provider.aitronos), has(self.provider.composio), has(self.provider.pais), has(self.provider.zudu)].filter(b, b).size() == 1";
-const HTTPS_UNLESS_ALLOWED: &str = "!has(self.baseUrl) || self.baseUrl.startsWith('https://') || (has(self.allowInsecureHttp) && self.allowInsecureHttp)";
+const EXACTLY_ONE_PROVIDER: &str = "(has(self.provider.aitronos) ? 1 : 0) + (has(self.provider.composio) ? 1 : 0) + (has(self.provider.pais) ? 1 : 0) + (has(self.provider.zudu) ? 1 : 0) == 1";
+const HTTPS_UNLESS_ALLOWED: &str = "!has(self.baseUrl) || !isURL(self.baseUrl) || url(self.baseUrl).getScheme() == 'https' || (has(self.allowInsecureHttp) && self.allowInsecureHttp)";
 const PAIS_NEEDS_BASE_URL: &str = "has(self.baseUrl) || !has(self.provider.pais)";
 
 /// Connection settings common to `McpRegistry` and `ClusterMcpRegistry`.
@@ -136,7 +141,7 @@ pub struct RegistryConnection {
     /// default (aitronos, composio, zudu); required for pais.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
-    #[x_kube(validation = Rule::new("isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''").message("baseUrl must be an absolute http(s) URL"))]
+    #[x_kube(validation = Rule::new(ABSOLUTE_HTTP_URL).message("baseUrl must be an absolute http(s) URL"))]
     pub base_url: Option<String>,
     /// Allow an `http://` baseUrl (local simulators, in-cluster test registries). Default false.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -152,12 +157,14 @@ pub struct RegistryConnection {
     /// Default drift re-check period of the McpServers using this registry (Go duration
     /// such as `10m`; default `10m`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
-    #[x_kube(validation = Rule::new("duration(self) >= duration('10s')").message("syncInterval must be a duration of at least 10s, such as 30s, 10m or 1h"))]
+    #[schemars(length(max = 64), regex(pattern = DURATION_PATTERN))]
+    #[x_kube(validation = Rule::new(MIN_SYNC_INTERVAL).message("syncInterval must be a duration of at least 10s, such as 30s, 10m or 1h"))]
     pub sync_interval: Option<String>,
 }
 
 /// Connection to one remote registry account, usable by McpServers of its own namespace.
+/// Secrets are read from this namespace only: a secret reference names no namespace, or
+/// this one.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "mcpsync.dev",
@@ -200,7 +207,8 @@ pub struct McpRegistrySpec {
     pub connection: RegistryConnection,
 }
 
-/// Connection to one remote registry account, usable from every namespace it allows.
+/// Connection to one remote registry account, usable by McpServers of every namespace it
+/// allows. Every secret reference names its namespace.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[kube(
     group = "mcpsync.dev",
@@ -241,11 +249,24 @@ pub struct ClusterMcpRegistrySpec {
     /// Connection settings. Every secret reference must name its namespace.
     #[serde(flatten)]
     pub connection: RegistryConnection,
-    /// Namespaces whose McpServers may use this registry. Absent: all namespaces.
+    /// Namespaces whose McpServers may use this registry, e.g. `[team-a, team-b]`. Absent:
+    /// every namespace. An empty list allows none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024), inner(length(min = 1, max = 63), regex(pattern = DNS_LABEL_PATTERN)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub allowed_namespaces: Option<Vec<String>>,
 }
+
+/// Where the secret references of a registry spec live: `spec.provider.<provider>.<field>`.
+/// The cluster-registry CEL rule below and the McpRegistry admission policy both cover
+/// exactly these (`tests/crd_schema.rs` keeps them in step).
+pub const SECRET_REF_PATHS: &[(&str, &str)] = &[
+    ("aitronos", "apiKeySecretRef"),
+    ("composio", "apiKeySecretRef"),
+    ("pais", "tokenSecretRef"),
+    ("zudu", "apiKeySecretRef"),
+    ("zudu", "apiSecretSecretRef"),
+];
 
 /// Every secret reference of a cluster registry carries a namespace. `namespace` is a CEL
 /// reserved word, so the API server wants it escaped as `__namespace__`.

@@ -1,5 +1,9 @@
 //! `McpServer`: the desired state of one MCP server registration in a remote registry.
 
+// kube's `printcolumn(name = .., type_ = ..)` repeats keys that clippy takes for duplicated
+// attributes.
+#![allow(clippy::duplicated_attributes)]
+
 use std::collections::BTreeMap;
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
@@ -7,15 +11,12 @@ use kube::{CustomResource, KubeSchema};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use super::DURATION_PATTERN;
-
-/// An absolute http(s) URL with a host, as the API server's CEL URL library reads it.
-const ABSOLUTE_HTTP_URL: &str =
-    "isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''";
+use super::{ABSOLUTE_HTTP_URL, DURATION_PATTERN, MIN_SYNC_INTERVAL};
 
 /// Desired state of one MCP server registration. Every field but `registryRef` is
 /// optional; a field that is absent is not managed: never sent, and the remote value is
-/// left alone.
+/// left alone. A field the registry's provider does not support is refused with
+/// `Stalled=True`, reason `UnsupportedField`, never silently dropped.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
 #[kube(
     group = "mcpsync.dev",
@@ -61,16 +62,19 @@ const ABSOLUTE_HTTP_URL: &str =
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("!has(oldSelf.externalId) || (has(self.externalId) && self.externalId == oldSelf.externalId)").message("externalId cannot be changed or removed once set; delete and recreate the McpServer to point it at another record"))]
 pub struct McpServerSpec {
-    /// The McpRegistry (same namespace) or ClusterMcpRegistry holding the record.
+    /// The registry that holds the record: a McpRegistry in this namespace (the default
+    /// kind) or a ClusterMcpRegistry that allows this namespace.
     pub registry_ref: RegistryRef,
-    /// Id of an existing remote record to adopt instead of creating one. Cannot be changed
-    /// once set. When absent, mcpsync looks the record up by name and otherwise creates it,
-    /// and records the id in `status.externalId`.
+    /// Id of an existing remote record to adopt instead of creating one. When absent (and
+    /// `managementPolicy` is `Manage`), mcpsync creates the record and writes its id to
+    /// `status.externalId`; it never writes to spec. Cannot be changed or removed once set:
+    /// to point at another record, delete and recreate the McpServer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub external_id: Option<String>,
-    /// The remote record's name. On create, `metadata.name` when absent. Composio allows
-    /// 4-30 letters, digits, spaces and hyphens; Zudu requires it unique in the organization.
+    /// The remote record's `name` (all providers). When absent, the record is created with
+    /// `metadata.name` and the name is not managed afterwards. Composio allows 4-30 letters,
+    /// digits, spaces and hyphens; Zudu requires it unique in the organization.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub display_name: Option<String>,
@@ -80,11 +84,12 @@ pub struct McpServerSpec {
     #[schemars(length(min = 1, max = 2048))]
     #[x_kube(validation = Rule::new(ABSOLUTE_HTTP_URL).message("url must be an absolute http(s) URL"))]
     pub url: Option<String>,
-    /// Description shown in the registry (PAIS, Zudu up to 5000 characters).
+    /// Description shown in the registry (PAIS; Zudu, up to 5000 characters). Not
+    /// supported by Aitronos and Composio.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 5000))]
     pub description: Option<String>,
-    /// Location of the server's documentation (PAIS only).
+    /// Absolute http(s) URL of the server's documentation (PAIS only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     #[x_kube(validation = Rule::new(ABSOLUTE_HTTP_URL).message("documentationUrl must be an absolute http(s) URL"))]
@@ -93,39 +98,47 @@ pub struct McpServerSpec {
     /// `bodyStyle: Flat` only). Aitronos sets it on create only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
-    /// Whether the registration is active (Aitronos `is_active`).
+    /// Whether the registration is active (Aitronos only, `is_active`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// Tool-call approval policy (Zudu): `AutoApproveAll`, `RequireApprovalAll`,
     /// `RequireApprovalPerTool`, or `AutoApproveReadOnly` (Zudu `bodyStyle: Flat` only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_policy: Option<ApprovalPolicy>,
-    /// HTTP headers the registry sends to the MCP server (PAIS, Zudu). A header has either
-    /// `value` or `valueFrom`. Values from Secrets are never shown in status or logs.
+    /// HTTP headers the registry sends to the MCP server (PAIS, Zudu), at most 64, names
+    /// unique. Each has exactly one of `value` or `valueFrom`. Values from Secrets are
+    /// never shown in status or logs; a rotated Secret re-sends the headers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     #[schemars(length(max = 64))]
     pub headers: Option<Vec<HeaderSpec>>,
-    /// Credentials the registry uses to reach the MCP server (Aitronos). Every key of the
-    /// Secret becomes a field of the remote `credentials` object.
+    /// Credentials the registry uses to reach the MCP server (Aitronos only). Every key of
+    /// the Secret becomes a field of the remote `credentials` object; values are never
+    /// shown in status or logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<CredentialsSpec>,
     /// Which tools the registry exposes (Aitronos `tool_configuration`; Composio
-    /// `allowed_tools` from `allowed`).
+    /// `allowed_tools` from `allowed`). Not supported by PAIS and Zudu.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<ToolsSpec>,
-    /// Toolkit slugs (Composio), compared as a set.
+    /// Toolkit slugs the server exposes (Composio `toolkits`, e.g. `github`), compared as a
+    /// set: order does not matter and each slug appears once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub toolkits: Option<Vec<String>>,
-    /// Auth config ids (Composio), compared as a set.
+    /// Composio auth config ids (`auth_config_ids`, e.g. `ac_123`) the server uses, compared
+    /// as a set: order does not matter and each id appears once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 256), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub auth_config_ids: Option<Vec<String>>,
-    /// Whether Composio manages authentication (`managed_auth_via_composio`).
+    /// Whether Composio manages authentication (Composio only,
+    /// `managed_auth_via_composio`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_auth: Option<bool>,
-    /// Id of the secret token the registry uses (Zudu `secret_token.secret_id`, max 255).
+    /// Id of the secret token the registry uses to call the server (Zudu only,
+    /// `secret_token.secret_id`). Write-only: compared by fingerprint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub secret_token_id: Option<String>,
@@ -137,12 +150,14 @@ pub struct McpServerSpec {
     /// `Delete` deletes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deletion_policy: Option<DeletionPolicy>,
-    /// Drift re-check period (Go duration such as `5m`); overrides the registry's.
+    /// How often the remote record is re-checked for drift: a Go duration of at least
+    /// `10s`, such as `30s`, `5m` or `1h30m`. Default: the registry's `syncInterval`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(regex(pattern = DURATION_PATTERN))]
-    #[x_kube(validation = Rule::new("duration(self) >= duration('10s')").message("syncInterval must be a duration of at least 10s, such as 30s, 5m or 1h"))]
+    #[schemars(length(max = 64), regex(pattern = DURATION_PATTERN))]
+    #[x_kube(validation = Rule::new(MIN_SYNC_INTERVAL).message("syncInterval must be a duration of at least 10s, such as 30s, 5m or 1h"))]
     pub sync_interval: Option<String>,
-    /// When true, no remote call is made for this McpServer until it is false again.
+    /// When true, no remote call is made for this McpServer (condition reason `Suspended`)
+    /// until it is false again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspend: Option<bool>,
 }
@@ -154,12 +169,12 @@ pub struct RegistryRef {
     /// `McpRegistry` (default: same namespace) or `ClusterMcpRegistry`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kind: Option<RegistryKind>,
-    /// Name of the registry resource.
+    /// Name of the McpRegistry or ClusterMcpRegistry.
     #[schemars(length(min = 1, max = 253))]
     pub name: String,
 }
 
-/// Kind of registry resource.
+// Kind of registry resource.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, Hash, JsonSchema)]
 pub enum RegistryKind {
     /// Namespaced registry in the McpServer's own namespace.
@@ -169,7 +184,7 @@ pub enum RegistryKind {
     ClusterMcpRegistry,
 }
 
-/// MCP transport protocol.
+// MCP transport protocol.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum Transport {
     /// Streamable HTTP.
@@ -180,7 +195,7 @@ pub enum Transport {
     WebSocket,
 }
 
-/// Tool-call approval policy.
+// Tool-call approval policy.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Hash, JsonSchema)]
 pub enum ApprovalPolicy {
     /// Approve every tool call automatically.
@@ -198,13 +213,14 @@ pub enum ApprovalPolicy {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = Rule::new("has(self.value) != has(self.valueFrom)").message("a header needs exactly one of value or valueFrom"))]
 pub struct HeaderSpec {
-    /// Header name, e.g. `Authorization`.
+    /// Header name (an HTTP token), e.g. `Authorization`.
     #[schemars(
         length(min = 1, max = 256),
         regex(pattern = r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
     )]
     pub name: String,
-    /// Literal value. Use `valueFrom` for anything secret.
+    /// Literal value, stored in plain text in this object. Use `valueFrom` for anything
+    /// secret.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 8192))]
     pub value: Option<String>,
@@ -262,13 +278,16 @@ pub struct ToolsSpec {
     /// Whether tools are enabled (Aitronos only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// Tool identifiers to allow, compared as a set.
+    /// Tool identifiers to allow (e.g. `search_code`), compared as a set: order does not
+    /// matter and each identifier appears once. Aitronos `tool_configuration.allowed_tools`,
+    /// Composio `allowed_tools`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1024), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub allowed: Option<Vec<String>>,
 }
 
-/// Whether mcpsync writes to the registry.
+// Whether mcpsync writes to the registry.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum ManagementPolicy {
     /// Create and update the remote record (default).
@@ -278,7 +297,7 @@ pub enum ManagementPolicy {
     ObserveOnly,
 }
 
-/// What happens to the remote record when the McpServer is deleted.
+// What happens to the remote record when the McpServer is deleted.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum DeletionPolicy {
     /// Leave the remote record (default).
@@ -288,7 +307,7 @@ pub enum DeletionPolicy {
     Delete,
 }
 
-/// Whether the registry reports the MCP server reachable.
+// Whether the registry reports the MCP server reachable.
 #[derive(Serialize, Deserialize, Clone, Copy, Debug, Default, PartialEq, Eq, JsonSchema)]
 pub enum Availability {
     /// The registry reached the server.
@@ -365,7 +384,9 @@ pub struct McpServerStatus {
     /// A create in flight, recorded before the POST so that it is never repeated blindly.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pending_create: Option<PendingCreate>,
-    /// `Ready`, `Synced`, `Reconciling` and `Stalled` (kstatus conventions).
+    /// `Ready`, `Synced`, `Reconciling` and `Stalled`, following the kstatus conventions
+    /// that `kubectl wait`, Flux and Argo CD read. Each has a reason and a message for a
+    /// person.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["type".into()]))]
     pub conditions: Vec<Condition>,

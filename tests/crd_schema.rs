@@ -1,0 +1,1506 @@
+//! The CRDs as an API server would enforce them, checked without a cluster.
+//!
+//! - OpenAPI constraints (type, enum, pattern, lengths, ranges, required, oneOf, list
+//!   types) by a small walker over the generated `openAPIV3Schema` ([`openapi_errors`]).
+//!   It refuses any schema keyword it does not know, so a new kind of constraint cannot
+//!   slip in untested.
+//! - CEL rules (`x-kubernetes-validations`) by kube's `cel` feature (kube-cel), which
+//!   escapes property names (`namespace` -> `__namespace__`) as the API server does.
+//! - The McpRegistry admission policy by evaluating its CEL expressions with the `cel`
+//!   crate on plain JSON, as the API server does for admission policies.
+//! - Structural-schema rules, rule placement and cost, docs on every field.
+//! - `crds/` equals `mcpsync crds`; the YAML examples of api.md round-trip through the types.
+//!
+//! `tests/e2e/run.sh` checks the same examples against a real API server.
+
+use std::collections::BTreeSet;
+
+use kube::core::cel::{
+    ScopeContext, Validator, VapEvaluator, VapExpression, analyze_rule, cel, compile_schema,
+};
+use mcpsync::api::{
+    self, ClusterMcpRegistry, McpServer, McpServerStatus, admission, registry::SECRET_REF_PATHS,
+};
+use serde_json::{Value, json};
+
+// ---------------------------------------------------------------------------------------
+// Helpers
+
+fn yaml(text: &str) -> Value {
+    serde_saphyr::from_str(text).expect("test YAML parses")
+}
+
+fn schema(kind: &str) -> Value {
+    static SCHEMAS: std::sync::OnceLock<Vec<(String, Value)>> = std::sync::OnceLock::new();
+    let schemas = SCHEMAS.get_or_init(|| {
+        api::crds()
+            .into_iter()
+            .map(|crd| {
+                (
+                    crd.spec.names.kind.clone(),
+                    generate_schema(&crd.spec.names.kind),
+                )
+            })
+            .collect()
+    });
+    schemas
+        .iter()
+        .find(|(k, _)| k == kind)
+        .map(|(_, s)| s.clone())
+        .expect("kind is one of the CRDs")
+}
+
+fn generate_schema(kind: &str) -> Value {
+    let crd = api::crds()
+        .into_iter()
+        .find(|crd| crd.spec.names.kind == kind)
+        .expect("kind is one of the CRDs");
+    let schema = crd.spec.versions[0]
+        .schema
+        .as_ref()
+        .and_then(|s| s.open_api_v3_schema.as_ref())
+        .expect("CRD has an openAPIV3Schema");
+    serde_json::to_value(schema).expect("schema serializes")
+}
+
+/// RFC 7386 JSON merge patch: `null` removes a key.
+fn merge(base: &Value, patch: &Value) -> Value {
+    match (base, patch) {
+        (Value::Object(b), Value::Object(p)) => {
+            let mut out = b.clone();
+            for (k, v) in p {
+                if v.is_null() {
+                    out.remove(k);
+                } else {
+                    let merged = merge(b.get(k).unwrap_or(&Value::Null), v);
+                    out.insert(k.clone(), merged);
+                }
+            }
+            Value::Object(out)
+        }
+        (_, p) => p.clone(),
+    }
+}
+
+/// The API server drops `null` fields whose schema is not `nullable` (none is) before it
+/// validates anything.
+fn without_nulls(value: Value) -> Value {
+    match value {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, v)| (k, without_nulls(v)))
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
+        other => other,
+    }
+}
+
+/// Every error the API server would report for `object` (and `old` on update): OpenAPI
+/// first, then CEL.
+fn errors(kind: &str, object: &Value, old: Option<&Value>) -> Vec<String> {
+    let schema = schema(kind);
+    let object = &without_nulls(object.clone());
+    let old = old.cloned().map(without_nulls);
+    let mut out = Vec::new();
+    openapi_errors(&schema, object, "", &mut out);
+    if let Err(cel_errors) = Validator::new().validate(&schema, object, old.as_ref()) {
+        out.extend(cel_errors.iter().map(|e| e.to_string()));
+    }
+    out
+}
+
+// ---------------------------------------------------------------------------------------
+// A walker for the OpenAPI subset the CRDs use (API-server semantics: lengths count
+// characters, unknown fields are refused as with `kubectl apply --validate=strict`).
+
+const KNOWN_KEYWORDS: &[&str] = &[
+    "type",
+    "format",
+    "description",
+    "title",
+    "nullable",
+    "enum",
+    "pattern",
+    "minLength",
+    "maxLength",
+    "minimum",
+    "maximum",
+    "minItems",
+    "maxItems",
+    "required",
+    "properties",
+    "additionalProperties",
+    "items",
+    "oneOf",
+    "x-kubernetes-validations",
+    "x-kubernetes-list-type",
+    "x-kubernetes-list-map-keys",
+];
+
+fn openapi_errors(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
+    let s = schema.as_object().expect("schema node is an object");
+    for keyword in s.keys() {
+        assert!(
+            KNOWN_KEYWORDS.contains(&keyword.as_str()),
+            "schema keyword `{keyword}` at `{path}` is unknown to this test's walker: teach it"
+        );
+    }
+    if value.is_null() {
+        if s.get("nullable") != Some(&Value::Bool(true)) {
+            out.push(format!("{path}: must not be null"));
+        }
+        return;
+    }
+    if let Some(ty) = s.get("type").and_then(Value::as_str) {
+        let ok = match ty {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "boolean" => value.is_boolean(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "number" => value.is_number(),
+            other => panic!("unknown type {other}"),
+        };
+        if !ok {
+            out.push(format!("{path}: must be of type {ty}"));
+            return;
+        }
+    }
+    if let Some(allowed) = s.get("enum").and_then(Value::as_array)
+        && !allowed.contains(value)
+    {
+        out.push(format!(
+            "{path}: Unsupported value {value}: must be one of {allowed:?}"
+        ));
+    }
+    string_errors(s, value, path, out);
+    number_errors(s, value, path, out);
+    array_errors(s, value, path, out);
+    object_errors(s, value, path, out);
+    if let Some(branches) = s.get("oneOf").and_then(Value::as_array) {
+        let matching = branches
+            .iter()
+            .filter(|b| {
+                let mut e = Vec::new();
+                openapi_errors(b, value, path, &mut e);
+                e.is_empty()
+            })
+            .count();
+        if matching != 1 {
+            out.push(format!(
+                "{path}: must validate one and only one schema (oneOf)"
+            ));
+        }
+    }
+}
+
+fn string_errors(
+    s: &serde_json::Map<String, Value>,
+    value: &Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    let Some(text) = value.as_str() else { return };
+    let chars = text.chars().count() as u64;
+    if let Some(min) = s.get("minLength").and_then(Value::as_u64)
+        && chars < min
+    {
+        out.push(format!(
+            "{path}: should be at least {min} chars long (minLength)"
+        ));
+    }
+    if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
+        && chars > max
+    {
+        out.push(format!(
+            "{path}: may not be more than {max} chars long (maxLength)"
+        ));
+    }
+    if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
+        let re = regex::Regex::new(pattern).expect("schema pattern compiles");
+        if !re.is_match(text) {
+            out.push(format!("{path}: should match '{pattern}' (pattern)"));
+        }
+    }
+}
+
+fn number_errors(
+    s: &serde_json::Map<String, Value>,
+    value: &Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    let Some(n) = value.as_f64() else { return };
+    if let Some(min) = s.get("minimum").and_then(Value::as_f64)
+        && n < min
+    {
+        out.push(format!(
+            "{path}: should be greater than or equal to {min} (minimum)"
+        ));
+    }
+    if let Some(max) = s.get("maximum").and_then(Value::as_f64)
+        && n > max
+    {
+        out.push(format!(
+            "{path}: should be less than or equal to {max} (maximum)"
+        ));
+    }
+}
+
+fn array_errors(
+    s: &serde_json::Map<String, Value>,
+    value: &Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    let Some(items) = value.as_array() else {
+        return;
+    };
+    if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
+        && items.len() as u64 > max
+    {
+        out.push(format!("{path}: must have at most {max} items (maxItems)"));
+    }
+    if let Some(min) = s.get("minItems").and_then(Value::as_u64)
+        && (items.len() as u64) < min
+    {
+        out.push(format!("{path}: must have at least {min} items (minItems)"));
+    }
+    if let Some(item_schema) = s.get("items") {
+        for (i, item) in items.iter().enumerate() {
+            openapi_errors(item_schema, item, &format!("{path}[{i}]"), out);
+        }
+    }
+    match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
+        Some("set") => {
+            let unique: BTreeSet<String> = items.iter().map(Value::to_string).collect();
+            if unique.len() != items.len() {
+                out.push(format!("{path}: Duplicate value (list-type set)"));
+            }
+        }
+        Some("map") => {
+            let keys = s["x-kubernetes-list-map-keys"]
+                .as_array()
+                .expect("map keys");
+            let unique: BTreeSet<String> = items
+                .iter()
+                .map(|item| {
+                    let key: Vec<&Value> = keys
+                        .iter()
+                        .map(|k| &item[k.as_str().unwrap_or_default()])
+                        .collect();
+                    format!("{key:?}")
+                })
+                .collect();
+            if unique.len() != items.len() {
+                out.push(format!(
+                    "{path}: Duplicate value (list-type map, keys {keys:?})"
+                ));
+            }
+        }
+        _ => {}
+    }
+}
+
+fn object_errors(
+    s: &serde_json::Map<String, Value>,
+    value: &Value,
+    path: &str,
+    out: &mut Vec<String>,
+) {
+    let Some(object) = value.as_object() else {
+        return;
+    };
+    if let Some(required) = s.get("required").and_then(Value::as_array) {
+        for key in required.iter().filter_map(Value::as_str) {
+            if object.get(key).is_none_or(Value::is_null) {
+                out.push(format!("{path}.{key}: Required value"));
+            }
+        }
+    }
+    let properties = s.get("properties").and_then(Value::as_object);
+    for (key, child) in object {
+        let child_path = format!("{path}.{key}");
+        if let Some(child_schema) = properties.and_then(|p| p.get(key)) {
+            openapi_errors(child_schema, child, &child_path, out);
+        } else if let Some(additional) = s.get("additionalProperties") {
+            openapi_errors(additional, child, &child_path, out);
+        } else if path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&key.as_str()) {
+            // Validated by the API server itself, not by the CRD schema.
+        } else if properties.is_some() {
+            out.push(format!("{child_path}: unknown field \"{key}\""));
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Examples: a valid base object per kind, and table cases that change one thing.
+
+fn server_base() -> Value {
+    yaml(
+        r#"
+apiVersion: mcpsync.dev/v1alpha1
+kind: McpServer
+metadata: {name: github, namespace: team-a}
+spec:
+  registryRef: {name: composio-prod}
+"#,
+    )
+}
+
+fn registry_base(kind: &str) -> Value {
+    let namespace = if kind == "McpRegistry" {
+        json!({"name": "prod", "namespace": "team-a"})
+    } else {
+        json!({"name": "prod"})
+    };
+    let ref_ns = if kind == "McpRegistry" {
+        Value::Null
+    } else {
+        json!("mcpsync-system")
+    };
+    let mut provider = yaml(
+        "composio:\n  apiKeySecretRef: {name: composio-api, key: api-key}\n  keyHeader: x-api-key\n",
+    );
+    if !ref_ns.is_null() {
+        provider["composio"]["apiKeySecretRef"]["namespace"] = ref_ns;
+    }
+    json!({
+        "apiVersion": "mcpsync.dev/v1alpha1",
+        "kind": kind,
+        "metadata": namespace,
+        "spec": {"provider": provider},
+    })
+}
+
+/// One example: `patch` is merged into `spec` of the base object; `expect` is `None` for a
+/// valid example, else a piece of the error the API server must report.
+struct Case {
+    name: &'static str,
+    patch: &'static str,
+    expect: Option<&'static str>,
+}
+
+const fn ok(name: &'static str, patch: &'static str) -> Case {
+    Case {
+        name,
+        patch,
+        expect: None,
+    }
+}
+
+const fn bad(name: &'static str, patch: &'static str, expect: &'static str) -> Case {
+    Case {
+        name,
+        patch,
+        expect: Some(expect),
+    }
+}
+
+fn run_cases(kind: &str, base: &Value, cases: &[Case]) {
+    let mut failures = Vec::new();
+    for case in cases {
+        let patch = yaml(case.patch);
+        let object = merge(base, &json!({ "spec": patch }));
+        let found = errors(kind, &object, None);
+        match (case.expect, found.as_slice()) {
+            (None, []) => {}
+            (None, found) => {
+                failures.push(format!("{kind} `{}`: valid, but got {found:?}", case.name))
+            }
+            (Some(want), found) if found.iter().any(|e| e.contains(want)) => {}
+            (Some(want), found) => failures.push(format!(
+                "{kind} `{}`: expected an error containing {want:?}, got {found:?}",
+                case.name
+            )),
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}
+
+const SERVER_CASES: &[Case] = &[
+    ok("minimal", "{}"),
+    bad(
+        "registryRef required",
+        "registryRef: null",
+        ".spec.registryRef: Required value",
+    ),
+    bad(
+        "registryRef.name required",
+        "registryRef: {name: null, kind: McpRegistry}",
+        ".spec.registryRef.name: Required value",
+    ),
+    bad(
+        "registryRef.name empty",
+        "registryRef: {name: ''}",
+        ".spec.registryRef.name: should be at least 1",
+    ),
+    ok(
+        "registryRef.kind cluster",
+        "registryRef: {kind: ClusterMcpRegistry}",
+    ),
+    bad(
+        "registryRef.kind enum",
+        "registryRef: {kind: Registry}",
+        ".spec.registryRef.kind: Unsupported value",
+    ),
+    ok("externalId", "externalId: 7f0c0000-aaaa"),
+    bad(
+        "externalId empty",
+        "externalId: ''",
+        ".spec.externalId: should be at least 1",
+    ),
+    ok("displayName", "displayName: GitHub"),
+    ok("url https", "url: https://github-mcp.example.com/mcp"),
+    ok("url http with port", "url: http://10.0.0.7:8080/mcp"),
+    bad(
+        "url without scheme",
+        "url: github-mcp.example.com",
+        "url must be an absolute http(s) URL",
+    ),
+    bad(
+        "url ftp",
+        "url: ftp://github-mcp.example.com",
+        "url must be an absolute http(s) URL",
+    ),
+    bad(
+        "url without host",
+        "url: 'https://'",
+        "url must be an absolute http(s) URL",
+    ),
+    bad("url empty", "url: ''", ".spec.url: should be at least 1"),
+    ok(
+        "documentationUrl",
+        "documentationUrl: https://docs.example.com/github-mcp",
+    ),
+    bad(
+        "documentationUrl relative",
+        "documentationUrl: /docs/github",
+        "documentationUrl must be an absolute http(s) URL",
+    ),
+    ok("description", "description: Code search for team A"),
+    bad(
+        "description not a string",
+        "description: [a]",
+        ".spec.description: must be of type string",
+    ),
+    ok("transport", "transport: WebSocket"),
+    bad(
+        "transport enum",
+        "transport: streamable_http",
+        ".spec.transport: Unsupported value",
+    ),
+    ok("enabled", "enabled: false"),
+    bad(
+        "enabled not a bool",
+        "enabled: 'yes'",
+        ".spec.enabled: must be of type boolean",
+    ),
+    ok("approvalPolicy", "approvalPolicy: AutoApproveReadOnly"),
+    bad(
+        "approvalPolicy enum",
+        "approvalPolicy: auto_approve_all",
+        ".spec.approvalPolicy: Unsupported value",
+    ),
+    ok(
+        "header value",
+        "headers: [{name: User-Agent, value: MCP-Client/2.0}]",
+    ),
+    ok(
+        "header valueFrom",
+        "headers: [{name: Authorization, valueFrom: {secretKeyRef: {name: github-token, key: header}}}]",
+    ),
+    bad(
+        "header both",
+        "headers: [{name: Authorization, value: x, valueFrom: {secretKeyRef: {name: t, key: k}}}]",
+        "a header needs exactly one of value or valueFrom",
+    ),
+    bad(
+        "header neither",
+        "headers: [{name: Authorization}]",
+        "a header needs exactly one of value or valueFrom",
+    ),
+    bad(
+        "header name with space",
+        "headers: [{name: 'User Agent', value: x}]",
+        ".spec.headers[0].name: should match",
+    ),
+    bad(
+        "header name missing",
+        "headers: [{value: x}]",
+        ".spec.headers[0].name: Required value",
+    ),
+    bad(
+        "header names repeat",
+        "headers: [{name: A, value: x}, {name: A, value: y}]",
+        ".spec.headers: Duplicate value",
+    ),
+    bad(
+        "header secret key missing",
+        "headers: [{name: A, valueFrom: {secretKeyRef: {name: t}}}]",
+        ".spec.headers[0].valueFrom.secretKeyRef.key: Required value",
+    ),
+    ok(
+        "credentials",
+        "credentials: {authType: bearer_token, secretRef: {name: github-credentials}}",
+    ),
+    bad(
+        "credentials without secretRef",
+        "credentials: {authType: bearer_token}",
+        ".spec.credentials.secretRef: Required value",
+    ),
+    ok(
+        "tools",
+        "tools: {enabled: true, allowed: [search_code, list_issues]}",
+    ),
+    bad(
+        "tools repeat",
+        "tools: {allowed: [search_code, search_code]}",
+        ".spec.tools.allowed: Duplicate value",
+    ),
+    ok("toolkits", "toolkits: [github, slack]"),
+    bad(
+        "toolkit empty",
+        "toolkits: ['']",
+        ".spec.toolkits[0]: should be at least 1",
+    ),
+    ok("authConfigIds", "authConfigIds: [ac_123]"),
+    bad(
+        "authConfigIds repeat",
+        "authConfigIds: [ac_1, ac_1]",
+        ".spec.authConfigIds: Duplicate value",
+    ),
+    ok("managedAuth", "managedAuth: true"),
+    ok("secretTokenId", "secretTokenId: sec_42"),
+    bad(
+        "secretTokenId empty",
+        "secretTokenId: ''",
+        ".spec.secretTokenId: should be at least 1",
+    ),
+    ok("managementPolicy", "managementPolicy: ObserveOnly"),
+    bad(
+        "managementPolicy enum",
+        "managementPolicy: Observe",
+        ".spec.managementPolicy: Unsupported value",
+    ),
+    ok("deletionPolicy", "deletionPolicy: Delete"),
+    bad(
+        "deletionPolicy enum",
+        "deletionPolicy: Orphan",
+        ".spec.deletionPolicy: Unsupported value",
+    ),
+    ok("syncInterval 5m", "syncInterval: 5m"),
+    ok("syncInterval 1h30m", "syncInterval: 1h30m"),
+    ok("syncInterval 10s", "syncInterval: 10s"),
+    bad(
+        "syncInterval words",
+        "syncInterval: 5 minutes",
+        ".spec.syncInterval: should match",
+    ),
+    bad(
+        "syncInterval no unit",
+        "syncInterval: '300'",
+        ".spec.syncInterval: should match",
+    ),
+    bad(
+        "syncInterval too short",
+        "syncInterval: 5s",
+        "syncInterval must be a duration of at least 10s",
+    ),
+    ok("suspend", "suspend: true"),
+    bad(
+        "unknown field",
+        "displayname: GitHub",
+        ".spec.displayname: unknown field",
+    ),
+];
+
+#[test]
+fn mcpserver_rules() {
+    run_cases("McpServer", &server_base(), SERVER_CASES);
+}
+
+#[test]
+fn mcpserver_lengths_are_bounded() {
+    let long = format!("https://example.com/{}", "a".repeat(2048));
+    let object = merge(&server_base(), &json!({"spec": {"url": long}}));
+    let found = errors("McpServer", &object, None);
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains(".spec.url: may not be more than 2048")),
+        "{found:?}"
+    );
+    let object = merge(
+        &server_base(),
+        &json!({"spec": {"displayName": "a".repeat(256)}}),
+    );
+    let found = errors("McpServer", &object, None);
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains(".spec.displayName: may not be more than 255")),
+        "{found:?}"
+    );
+    let headers: Vec<Value> = (0..65)
+        .map(|i| json!({"name": format!("h{i}"), "value": "x"}))
+        .collect();
+    let object = merge(&server_base(), &json!({"spec": {"headers": headers}}));
+    let found = errors("McpServer", &object, None);
+    assert!(
+        found
+            .iter()
+            .any(|e| e.contains(".spec.headers: must have at most 64")),
+        "{found:?}"
+    );
+}
+
+#[test]
+fn explicit_nulls_mean_absent() {
+    let object = merge(
+        &server_base(),
+        &json!({"spec": {"headers": [{"name": "A", "value": "x"}]}}),
+    );
+    let mut object = object;
+    for field in ["url", "externalId", "syncInterval", "transport", "tools"] {
+        object["spec"][field] = Value::Null;
+    }
+    object["spec"]["headers"][0]["valueFrom"] = Value::Null;
+    assert_eq!(errors("McpServer", &object, None), Vec::<String>::new());
+}
+
+#[test]
+fn external_id_cannot_change_once_set() {
+    let with = |id: Option<&str>| merge(&server_base(), &json!({"spec": {"externalId": id}}));
+    let cases = [
+        (None, Some("a"), true, "set for the first time"),
+        (Some("a"), Some("a"), true, "unchanged"),
+        (None, None, true, "never set"),
+        (Some("a"), Some("b"), false, "changed"),
+        (Some("a"), None, false, "removed"),
+    ];
+    for (old, new, valid, name) in cases {
+        let found = errors("McpServer", &with(new), Some(&with(old)));
+        let refused = found
+            .iter()
+            .any(|e| e.contains("externalId cannot be changed"));
+        assert_eq!(!refused, valid, "{name}: {found:?}");
+        if valid {
+            assert!(found.is_empty(), "{name}: {found:?}");
+        }
+    }
+    // The rule is a transition rule: on create there is no oldSelf and any id is fine.
+    assert!(errors("McpServer", &with(Some("b")), None).is_empty());
+}
+
+const REGISTRY_CASES: &[Case] = &[
+    ok("composio", "{}"),
+    ok(
+        "composio user key",
+        "provider: {composio: {keyHeader: x-user-api-key}}",
+    ),
+    bad(
+        "composio keyHeader enum",
+        "provider: {composio: {keyHeader: Authorization}}",
+        "keyHeader: Unsupported value",
+    ),
+    bad(
+        "composio without key",
+        "provider: {composio: {apiKeySecretRef: null}}",
+        ".spec.provider.composio.apiKeySecretRef: Required value",
+    ),
+    bad(
+        "no provider",
+        "provider: {composio: null}",
+        "exactly one provider block must be set",
+    ),
+    bad(
+        "two providers",
+        "provider: {pais: {tokenSecretRef: {name: t, key: k, namespace: mcpsync-system}}}",
+        "exactly one provider block must be set",
+    ),
+    bad(
+        "two providers (oneOf)",
+        "provider: {pais: {tokenSecretRef: {name: t, key: k, namespace: mcpsync-system}}}",
+        ".spec.provider: must validate one and only one schema (oneOf)",
+    ),
+    bad(
+        "unknown provider",
+        "provider: {composio: null, smithery: {}}",
+        ".spec.provider.smithery: unknown field",
+    ),
+    bad(
+        "secret name empty",
+        "provider: {composio: {apiKeySecretRef: {name: ''}}}",
+        "apiKeySecretRef.name: should be at least 1",
+    ),
+    bad(
+        "secret key missing",
+        "provider: {composio: {apiKeySecretRef: {key: null}}}",
+        "apiKeySecretRef.key: Required value",
+    ),
+    bad(
+        "secret namespace not a name",
+        "provider: {composio: {apiKeySecretRef: {namespace: Team_A}}}",
+        "apiKeySecretRef.namespace: should match",
+    ),
+    ok("baseUrl", "baseUrl: https://backend.composio.dev"),
+    bad(
+        "baseUrl without scheme",
+        "baseUrl: backend.composio.dev",
+        "baseUrl must be an absolute http(s) URL",
+    ),
+    bad(
+        "baseUrl http",
+        "baseUrl: http://127.0.0.1:8080/composio",
+        "set allowInsecureHttp: true to allow it",
+    ),
+    bad(
+        "baseUrl http, allowInsecureHttp false",
+        "{baseUrl: 'http://127.0.0.1:8080/composio', allowInsecureHttp: false}",
+        "set allowInsecureHttp: true to allow it",
+    ),
+    ok(
+        "baseUrl http allowed",
+        "{baseUrl: 'http://127.0.0.1:8080/composio', allowInsecureHttp: true}",
+    ),
+    ok("timeoutSeconds", "timeoutSeconds: 30"),
+    bad(
+        "timeoutSeconds zero",
+        "timeoutSeconds: 0",
+        ".spec.timeoutSeconds: should be greater than or equal to 1",
+    ),
+    bad(
+        "timeoutSeconds too big",
+        "timeoutSeconds: 601",
+        ".spec.timeoutSeconds: should be less than or equal to 600",
+    ),
+    bad(
+        "timeoutSeconds not a number",
+        "timeoutSeconds: 30s",
+        ".spec.timeoutSeconds: must be of type integer",
+    ),
+    ok("rateLimit", "rateLimit: {requestsPerSecond: 5, burst: 10}"),
+    ok(
+        "rateLimit fractional",
+        "rateLimit: {requestsPerSecond: 0.5}",
+    ),
+    bad(
+        "rateLimit zero",
+        "rateLimit: {requestsPerSecond: 0}",
+        ".spec.rateLimit.requestsPerSecond: should be greater than or equal to 0.01",
+    ),
+    bad(
+        "rateLimit burst zero",
+        "rateLimit: {requestsPerSecond: 5, burst: 0}",
+        ".spec.rateLimit.burst: should be greater than or equal to 1",
+    ),
+    bad(
+        "rateLimit without rate",
+        "rateLimit: {burst: 10}",
+        ".spec.rateLimit.requestsPerSecond: Required value",
+    ),
+    ok("syncInterval", "syncInterval: 10m"),
+    bad(
+        "syncInterval unit",
+        "syncInterval: 10min",
+        ".spec.syncInterval: should match",
+    ),
+    bad(
+        "syncInterval too short",
+        "syncInterval: 500ms",
+        "syncInterval must be a duration of at least 10s",
+    ),
+    ok(
+        "aitronos",
+        "provider: {composio: null, aitronos: {apiKeySecretRef: {name: a, key: k, namespace: mcpsync-system}, organizationId: org_1}}",
+    ),
+    bad(
+        "aitronos without organization",
+        "provider: {composio: null, aitronos: {apiKeySecretRef: {name: a, key: k, namespace: mcpsync-system}}}",
+        ".spec.provider.aitronos.organizationId: Required value",
+    ),
+    ok(
+        "pais",
+        "{baseUrl: 'https://pais.example.com', provider: {composio: null, pais: {tokenSecretRef: {name: t, key: k, namespace: mcpsync-system}}}}",
+    ),
+    bad(
+        "pais without baseUrl",
+        "provider: {composio: null, pais: {tokenSecretRef: {name: t, key: k, namespace: mcpsync-system}}}",
+        "baseUrl is required for the pais provider",
+    ),
+    ok(
+        "zudu",
+        "provider: {composio: null, zudu: {apiKeySecretRef: {name: z, key: key, namespace: mcpsync-system}, apiSecretSecretRef: {name: z, key: secret, namespace: mcpsync-system}, bodyStyle: Flat}}",
+    ),
+    bad(
+        "zudu without secret",
+        "provider: {composio: null, zudu: {apiKeySecretRef: {name: z, key: key, namespace: mcpsync-system}}}",
+        ".spec.provider.zudu.apiSecretSecretRef: Required value",
+    ),
+    bad(
+        "zudu bodyStyle enum",
+        "provider: {composio: null, zudu: {apiKeySecretRef: {name: z, key: key, namespace: mcpsync-system}, apiSecretSecretRef: {name: z, key: secret, namespace: mcpsync-system}, bodyStyle: wrapped}}",
+        "bodyStyle: Unsupported value",
+    ),
+];
+
+#[test]
+fn mcpregistry_rules() {
+    run_cases("McpRegistry", &registry_base("McpRegistry"), REGISTRY_CASES);
+    run_cases(
+        "McpRegistry",
+        &registry_base("McpRegistry"),
+        &[
+            ok(
+                "ref in own namespace (admission policy checks the value)",
+                "provider: {composio: {apiKeySecretRef: {namespace: team-a}}}",
+            ),
+            bad(
+                "allowedNamespaces is cluster-only",
+                "allowedNamespaces: [team-b]",
+                ".spec.allowedNamespaces: unknown field",
+            ),
+        ],
+    );
+}
+
+#[test]
+fn clustermcpregistry_rules() {
+    run_cases(
+        "ClusterMcpRegistry",
+        &registry_base("ClusterMcpRegistry"),
+        REGISTRY_CASES,
+    );
+    run_cases(
+        "ClusterMcpRegistry",
+        &registry_base("ClusterMcpRegistry"),
+        &[
+            ok("allowedNamespaces", "allowedNamespaces: [team-a, team-b]"),
+            ok("allowedNamespaces empty", "allowedNamespaces: []"),
+            bad(
+                "allowedNamespaces not a name",
+                "allowedNamespaces: [Team A]",
+                ".spec.allowedNamespaces[0]: should match",
+            ),
+            bad(
+                "allowedNamespaces repeat",
+                "allowedNamespaces: [team-a, team-a]",
+                ".spec.allowedNamespaces: Duplicate value",
+            ),
+        ],
+    );
+}
+
+/// A provider block for `provider` whose every secret reference names `namespace`
+/// (or none when `None`).
+fn provider_block(provider: &str, namespace: Option<&str>) -> Value {
+    let mut block = serde_json::Map::new();
+    for (_, field) in SECRET_REF_PATHS.iter().filter(|(p, _)| *p == provider) {
+        let mut secret_ref = json!({"name": "creds", "key": *field});
+        if let Some(ns) = namespace {
+            secret_ref["namespace"] = json!(ns);
+        }
+        block.insert((*field).to_string(), secret_ref);
+    }
+    if provider == "aitronos" {
+        block.insert("organizationId".into(), json!("org_1"));
+    }
+    json!({ provider: block })
+}
+
+fn registry_with(kind: &str, provider: &str, refs: Value) -> Value {
+    let mut object = registry_base(kind);
+    object["spec"]["provider"] = refs;
+    if provider == "pais" {
+        object["spec"]["baseUrl"] = json!("https://pais.example.com");
+    }
+    object
+}
+
+#[test]
+fn cluster_registry_secret_refs_name_their_namespace() {
+    let providers: BTreeSet<&str> = SECRET_REF_PATHS.iter().map(|(p, _)| *p).collect();
+    for provider in providers {
+        let kind = "ClusterMcpRegistry";
+        let valid = registry_with(
+            kind,
+            provider,
+            provider_block(provider, Some("mcpsync-system")),
+        );
+        assert_eq!(
+            errors(kind, &valid, None),
+            Vec::<String>::new(),
+            "{provider}"
+        );
+        // Each reference on its own: drop the namespace of one, keep the others.
+        for (_, field) in SECRET_REF_PATHS.iter().filter(|(p, _)| *p == provider) {
+            let mut refs = provider_block(provider, Some("mcpsync-system"));
+            refs[provider][*field]
+                .as_object_mut()
+                .expect("ref is an object")
+                .remove("namespace");
+            let found = errors(kind, &registry_with(kind, provider, refs), None);
+            assert!(
+                found.iter().any(|e| e.contains("must name its namespace")),
+                "{provider}.{field}: {found:?}"
+            );
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The admission policy for McpRegistry secret namespaces.
+
+/// Runs every validation of the policy on a McpRegistry `object`, twice: once with the
+/// object as plain JSON (the `cel` crate, nothing escaped) and once as kube-cel's admission
+/// policy evaluator sees it (property names that are CEL reserved words escaped). The
+/// API server uses one of the two; the verdicts must agree.
+fn policy_denials(object: &Value) -> Vec<String> {
+    let policy = admission::mcpregistry_secret_namespace_policy();
+    let validations = policy
+        .spec
+        .and_then(|s| s.validations)
+        .expect("policy has validations");
+    let namespace_object = json!({"metadata": {"name": object["metadata"]["namespace"]}});
+
+    let mut plain = Vec::new();
+    for v in &validations {
+        let program = cel::Program::compile(&v.expression).expect("expression compiles");
+        let mut ctx = cel::Context::default();
+        ctx.add_variable("object", cel::to_value(object).expect("object converts"))
+            .expect("variable binds");
+        ctx.add_variable(
+            "namespaceObject",
+            cel::to_value(&namespace_object).expect("converts"),
+        )
+        .expect("variable binds");
+        match program.execute(&ctx) {
+            Ok(cel::Value::Bool(true)) => {}
+            Ok(cel::Value::Bool(false)) => plain.push(v.message.clone().unwrap_or_default()),
+            other => panic!("{}: evaluated to {other:?}", v.expression),
+        }
+    }
+
+    let expressions: Vec<VapExpression> = validations
+        .iter()
+        .map(|v| VapExpression {
+            expression: v.expression.clone(),
+            message: v.message.clone(),
+            message_expression: None,
+        })
+        .collect();
+    let escaped: Vec<String> = VapEvaluator::builder()
+        .object(object.clone())
+        .namespace_object(namespace_object)
+        .build()
+        .evaluate(&expressions)
+        .into_iter()
+        .filter(|r| !r.passed)
+        .map(|r| r.message.unwrap_or_default())
+        .collect();
+    assert_eq!(plain, escaped, "plain and escaped evaluation disagree");
+    plain
+}
+
+#[test]
+fn mcpregistry_secret_refs_stay_in_own_namespace() {
+    let providers: BTreeSet<&str> = SECRET_REF_PATHS.iter().map(|(p, _)| *p).collect();
+    for provider in providers {
+        let kind = "McpRegistry";
+        for ns in [None, Some("team-a")] {
+            let object = registry_with(kind, provider, provider_block(provider, ns));
+            assert_eq!(
+                policy_denials(&object),
+                Vec::<String>::new(),
+                "{provider} {ns:?}"
+            );
+            assert_eq!(
+                errors(kind, &object, None),
+                Vec::<String>::new(),
+                "{provider} {ns:?}"
+            );
+        }
+        for (_, field) in SECRET_REF_PATHS.iter().filter(|(p, _)| *p == provider) {
+            let mut refs = provider_block(provider, None);
+            refs[provider][*field]["namespace"] = json!("mcpsync-system");
+            let denials = policy_denials(&registry_with(kind, provider, refs));
+            let want = format!("spec.provider.{provider}.{field}.namespace must be omitted");
+            assert!(
+                denials.len() == 1 && denials[0].contains(&want),
+                "{provider}.{field}: {denials:?}"
+            );
+        }
+    }
+}
+
+#[test]
+fn admission_policy_matches_mcpregistries_only_and_is_bound() {
+    let policy = admission::mcpregistry_secret_namespace_policy();
+    let spec = policy.spec.expect("spec");
+    assert_eq!(spec.failure_policy.as_deref(), Some("Fail"));
+    let rules = spec
+        .match_constraints
+        .and_then(|m| m.resource_rules)
+        .expect("resource rules");
+    assert_eq!(rules.len(), 1);
+    assert_eq!(
+        rules[0].resources.as_deref(),
+        Some(&["mcpregistries".to_string()][..])
+    );
+    assert_eq!(
+        rules[0].api_groups.as_deref(),
+        Some(&["mcpsync.dev".to_string()][..])
+    );
+    assert_eq!(
+        spec.validations.map(|v| v.len()),
+        Some(SECRET_REF_PATHS.len())
+    );
+    let binding = admission::mcpregistry_secret_namespace_binding();
+    let bspec = binding.spec.expect("binding spec");
+    assert_eq!(
+        bspec.policy_name.as_deref(),
+        policy.metadata.name.as_deref()
+    );
+    assert_eq!(bspec.validation_actions, Some(vec!["Deny".to_string()]));
+    for v in admission::secret_ref_validations() {
+        let warnings =
+            kube::core::cel::check_rule_scope(&v.expression, ScopeContext::AdmissionPolicy);
+        assert!(warnings.is_empty(), "{warnings:?}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Structural schema, rule placement and cost, docs.
+
+/// Calls `visit(path, node)` for every schema node below `node`.
+fn walk(node: &Value, path: &str, visit: &mut dyn FnMut(&str, &Value)) {
+    visit(path, node);
+    if let Some(props) = node.get("properties").and_then(Value::as_object) {
+        for (k, child) in props {
+            walk(child, &format!("{path}.{k}"), visit);
+        }
+    }
+    if let Some(items) = node.get("items") {
+        walk(items, &format!("{path}[]"), visit);
+    }
+    if let Some(additional) = node.get("additionalProperties").filter(|a| a.is_object()) {
+        walk(additional, &format!("{path}{{}}"), visit);
+    }
+    for key in ["oneOf", "anyOf", "allOf"] {
+        for (i, branch) in node
+            .get(key)
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .enumerate()
+        {
+            walk(branch, &format!("{path}<{key}{i}>"), visit);
+        }
+    }
+}
+
+const KINDS: [&str; 3] = ["McpServer", "McpRegistry", "ClusterMcpRegistry"];
+
+#[test]
+fn schemas_are_structural() {
+    let mut problems = Vec::new();
+    for kind in KINDS {
+        walk(&schema(kind), kind, &mut |path, node| {
+            let in_branch = path.contains("<");
+            let obj = node.as_object().expect("node is an object");
+            if obj.contains_key("nullable") {
+                problems.push(format!(
+                    "{path}: nullable (explicit nulls must be dropped, not kept)"
+                ));
+            }
+            let known_formats = ["int32", "int64", "float", "double", "date-time", "byte"];
+            if let Some(format) = obj.get("format").and_then(Value::as_str)
+                && !known_formats.contains(&format)
+            {
+                problems.push(format!("{path}: format {format} unknown to the API server"));
+            }
+            if obj.contains_key("default") {
+                problems.push(format!("{path}: has a default (apply defaults in code)"));
+            }
+            for forbidden in [
+                "$ref",
+                "anyOf",
+                "allOf",
+                "not",
+                "x-kubernetes-preserve-unknown-fields",
+                "x-kubernetes-int-or-string",
+                "x-kubernetes-embedded-resource",
+            ] {
+                if obj.contains_key(forbidden) {
+                    problems.push(format!("{path}: uses {forbidden}"));
+                }
+            }
+            if in_branch {
+                // Inside oneOf only value validations are allowed (no type, description...).
+                for key in obj.keys() {
+                    if !["required", "properties"].contains(&key.as_str()) {
+                        problems.push(format!("{path}: `{key}` inside oneOf"));
+                    }
+                }
+            } else if !obj.contains_key("type") {
+                problems.push(format!("{path}: untyped node {node}"));
+            }
+            if obj.get("type") == Some(&json!("object"))
+                && !obj.contains_key("properties")
+                && !obj
+                    .get("additionalProperties")
+                    .is_some_and(Value::is_object)
+                && !in_branch
+            {
+                problems.push(format!(
+                    "{path}: object with neither properties nor a typed map"
+                ));
+            }
+            if obj.contains_key("properties") && obj.contains_key("additionalProperties") {
+                problems.push(format!("{path}: both properties and additionalProperties"));
+            }
+            if obj.get("type") == Some(&json!("array")) && !obj.contains_key("items") {
+                problems.push(format!("{path}: array without items"));
+            }
+        });
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+#[test]
+fn every_field_is_documented() {
+    let mut missing = Vec::new();
+    for kind in KINDS {
+        walk(&schema(kind), kind, &mut |path, node| {
+            let is_property = !path.ends_with("[]") && !path.contains('<') && !path.ends_with('}');
+            let described = node
+                .get("description")
+                .and_then(Value::as_str)
+                .is_some_and(|d| d.split_whitespace().count() >= 2);
+            if is_property && !described {
+                missing.push(path.to_string());
+            }
+        });
+    }
+    assert!(
+        missing.is_empty(),
+        "fields without a useful description: {missing:?}"
+    );
+}
+
+/// Names CEL reserves; a property with such a name must be written `__name__` in a CRD rule.
+const CEL_RESERVED: &[&str] = &[
+    "true",
+    "false",
+    "null",
+    "in",
+    "as",
+    "break",
+    "const",
+    "continue",
+    "else",
+    "for",
+    "function",
+    "if",
+    "import",
+    "let",
+    "loop",
+    "package",
+    "namespace",
+    "return",
+    "var",
+    "void",
+    "while",
+];
+
+#[test]
+fn cel_rules_would_be_accepted_by_an_api_server() {
+    let mut problems = Vec::new();
+    let selection = regex::Regex::new(r"\.([A-Za-z_][A-Za-z0-9_]*)").expect("regex");
+    for kind in KINDS {
+        let schema = schema(kind);
+        let compiled = compile_schema(&schema);
+        for e in compiled.compilation_errors() {
+            problems.push(format!("{kind}: {e}"));
+        }
+        walk(&schema, kind, &mut |path, node| {
+            let rules = node
+                .get("x-kubernetes-validations")
+                .and_then(Value::as_array);
+            for rule in rules.into_iter().flatten() {
+                let text = rule["rule"].as_str().expect("rule is a string");
+                if rule
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                {
+                    problems.push(format!("{path}: rule without a message: {text}"));
+                }
+                for cap in selection.captures_iter(text) {
+                    if CEL_RESERVED.contains(&&cap[1]) {
+                        problems.push(format!(
+                            "{path}: unescaped reserved word `{}` in {text}",
+                            &cap[1]
+                        ));
+                    }
+                }
+                // Transition rules need an oldSelf: not below a plain (atomic/set) list.
+                if text.contains("oldSelf") && path.contains("[]") {
+                    problems.push(format!("{path}: transition rule below a list: {text}"));
+                }
+                for w in analyze_rule(text, &compile_schema(node), ScopeContext::CrdValidation) {
+                    problems.push(format!("{path}: {}", w.message));
+                }
+                // Every string and list a rule reads is bounded, so the estimated cost is too.
+                for key in ["maxLength", "maxItems"] {
+                    let unbounded_self = match node.get("type").and_then(Value::as_str) {
+                        Some("string") => key == "maxLength" && node.get(key).is_none(),
+                        Some("array") => key == "maxItems" && node.get(key).is_none(),
+                        _ => false,
+                    };
+                    if unbounded_self {
+                        problems.push(format!("{path}: rule on a node without {key}"));
+                    }
+                }
+            }
+        });
+    }
+    assert!(problems.is_empty(), "\n{}", problems.join("\n"));
+}
+
+#[test]
+fn cluster_rule_covers_every_secret_ref() {
+    let schema = schema("ClusterMcpRegistry");
+    let rules = schema["properties"]["spec"]["x-kubernetes-validations"].to_string();
+    for (provider, field) in SECRET_REF_PATHS {
+        let escaped = format!("self.provider.{provider}.{field}.__namespace__");
+        assert!(rules.contains(&escaped), "no rule reads {escaped}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Names of the contract (api.md) and the committed manifests.
+
+#[test]
+fn names_columns_and_categories_follow_api_md() {
+    let crds = api::crds();
+    let expected = [
+        ("McpServer", "mcpservers", "Namespaced", "mcps"),
+        ("McpRegistry", "mcpregistries", "Namespaced", "mcpreg"),
+        (
+            "ClusterMcpRegistry",
+            "clustermcpregistries",
+            "Cluster",
+            "cmcpreg",
+        ),
+    ];
+    for (crd, (kind, plural, scope, short)) in crds.iter().zip(expected) {
+        assert_eq!(crd.spec.group, "mcpsync.dev");
+        assert_eq!(crd.spec.names.kind, kind);
+        assert_eq!(crd.spec.names.plural, plural);
+        assert_eq!(crd.spec.scope, scope);
+        assert_eq!(crd.spec.names.short_names, Some(vec![short.to_string()]));
+        assert_eq!(crd.spec.names.categories, Some(vec!["mcpsync".to_string()]));
+        let version = &crd.spec.versions[0];
+        assert_eq!(
+            (version.name.as_str(), version.served, version.storage),
+            ("v1alpha1", true, true)
+        );
+        assert!(
+            version
+                .subresources
+                .as_ref()
+                .and_then(|s| s.status.as_ref())
+                .is_some()
+        );
+    }
+    let columns: Vec<String> = crds[0].spec.versions[0]
+        .additional_printer_columns
+        .iter()
+        .flatten()
+        .map(|c| c.name.clone())
+        .collect();
+    // NAME is printed by kubectl itself.
+    assert_eq!(
+        columns,
+        [
+            "REGISTRY",
+            "EXTERNAL-ID",
+            "SYNCED",
+            "READY",
+            "AVAILABILITY",
+            "LAST-SYNC",
+            "AGE"
+        ]
+    );
+}
+
+#[test]
+fn committed_crds_are_fresh() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/crds/mcpsync.dev_crds.yaml");
+    let committed = std::fs::read_to_string(path).expect("crds/mcpsync.dev_crds.yaml exists");
+    let generated = api::crds_yaml().expect("CRDs serialize");
+    assert!(
+        committed == generated,
+        "crds/ is stale: run `make crds` and commit crds/mcpsync.dev_crds.yaml"
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// The YAML examples of api.md (copied verbatim into tests/fixtures/api-md/).
+
+const API_MD_SERVER: &str = include_str!("fixtures/api-md/mcpserver.yaml");
+const API_MD_CLUSTER_REGISTRY: &str = include_str!("fixtures/api-md/clustermcpregistry.yaml");
+const API_MD_STATUS: &str = include_str!("fixtures/api-md/status.yaml");
+
+/// Empty lists and empty maps are the same as absent fields (the types skip them), and
+/// numbers compare by value.
+fn without_empties(v: Value) -> Value {
+    match v {
+        Value::Object(m) => Value::Object(
+            m.into_iter()
+                .map(|(k, v)| (k, without_empties(v)))
+                .filter(|(_, v)| {
+                    !matches!(v, Value::Array(a) if a.is_empty())
+                        && !matches!(v, Value::Object(o) if o.is_empty())
+                        && !v.is_null()
+                })
+                .collect(),
+        ),
+        Value::Array(a) => Value::Array(a.into_iter().map(without_empties).collect()),
+        // `5` in YAML and `5.0` from an f64 field are the same number.
+        Value::Number(n) => json!(n.as_f64()),
+        other => other,
+    }
+}
+
+#[test]
+fn api_md_mcpserver_round_trips() {
+    let raw = yaml(API_MD_SERVER);
+    let typed: McpServer = serde_saphyr::from_str(API_MD_SERVER).expect("example deserializes");
+    let back = serde_json::to_value(&typed).expect("serializes");
+    assert_eq!(without_empties(back), without_empties(raw.clone()));
+    assert_eq!(errors("McpServer", &raw, None), Vec::<String>::new());
+}
+
+#[test]
+fn api_md_cluster_registry_round_trips() {
+    let raw = yaml(API_MD_CLUSTER_REGISTRY);
+    let typed: ClusterMcpRegistry =
+        serde_saphyr::from_str(API_MD_CLUSTER_REGISTRY).expect("example deserializes");
+    let back = serde_json::to_value(&typed).expect("serializes");
+    assert_eq!(without_empties(back), without_empties(raw.clone()));
+    assert_eq!(
+        errors("ClusterMcpRegistry", &raw, None),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn api_md_status_round_trips() {
+    let mut raw = yaml(API_MD_STATUS)["status"].clone();
+    // api.md abbreviates conditions; metav1.Condition requires these two fields.
+    for condition in raw["conditions"].as_array_mut().expect("conditions") {
+        condition["lastTransitionTime"] = json!("2026-11-22T09:58:00Z");
+        condition["message"] = json!("");
+    }
+    let typed: McpServerStatus = serde_json::from_value(raw.clone()).expect("status deserializes");
+    let back = serde_json::to_value(&typed).expect("serializes");
+    assert_eq!(without_empties(back), without_empties(raw.clone()));
+    let object = merge(&server_base(), &json!({ "status": raw }));
+    assert_eq!(errors("McpServer", &object, None), Vec::<String>::new());
+}
+
+/// The fixtures are verbatim copies of api.md's examples; when the design folder sits
+/// beside the repository (as in this project's workspace and CI), keep them in step.
+#[test]
+fn fixtures_match_api_md() {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/design/api.md");
+    let Ok(doc) = std::fs::read_to_string(path) else {
+        eprintln!("skipped: {path} not present");
+        return;
+    };
+    for fixture in [API_MD_SERVER, API_MD_CLUSTER_REGISTRY, API_MD_STATUS] {
+        assert!(
+            doc.contains(&format!("```yaml\n{fixture}```")),
+            "a YAML example of api.md changed: copy it to tests/fixtures/api-md/ again:\n{fixture}"
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// tests/e2e/manifests: what `make e2e` sends to a real API server must get the same
+// verdict here, so the two layers cannot drift apart.
+
+fn e2e_manifests(dir: &str) -> Vec<(String, String, Value)> {
+    let path = format!("{}/tests/e2e/manifests/{dir}", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&path)
+        .expect("manifest folder exists")
+        .map(|e| e.expect("dir entry").path())
+        .collect();
+    files.sort();
+    files
+        .into_iter()
+        .map(|file| {
+            let text = std::fs::read_to_string(&file).expect("manifest reads");
+            let expect = text
+                .lines()
+                .find_map(|l| l.strip_prefix("# expect: "))
+                .unwrap_or_default()
+                .to_string();
+            (file.display().to_string(), expect, yaml(&text))
+        })
+        .collect()
+}
+
+fn all_refusals(object: &Value) -> Vec<String> {
+    let kind = object["kind"].as_str().expect("manifest has a kind");
+    let mut found = errors(kind, object, None);
+    if kind == "McpRegistry" {
+        found.extend(policy_denials(object));
+    }
+    found
+}
+
+#[test]
+fn e2e_manifests_agree_with_these_checks() {
+    let valid = e2e_manifests("valid");
+    let invalid = e2e_manifests("invalid");
+    assert!(valid.len() >= 5 && invalid.len() >= 15);
+    for (file, _, object) in valid {
+        assert_eq!(all_refusals(&object), Vec::<String>::new(), "{file}");
+    }
+    for (file, expect, object) in invalid {
+        assert!(!expect.is_empty(), "{file}: no `# expect:` line");
+        let found = all_refusals(&object);
+        assert!(
+            found.iter().any(|e| e.contains(&expect)),
+            "{file}: want {expect:?}, got {found:?}"
+        );
+    }
+}
+
+/// A new provider or secret field must be added to `SECRET_REF_PATHS`, or neither the
+/// cluster rule nor the admission policy would cover it.
+#[test]
+fn secret_ref_paths_list_every_secret_reference() {
+    for kind in ["McpRegistry", "ClusterMcpRegistry"] {
+        let mut found = BTreeSet::new();
+        walk(&schema(kind), "", &mut |path, node| {
+            let props = node.get("properties").and_then(Value::as_object);
+            let is_ref =
+                props.is_some_and(|p| p.contains_key("namespace") && p.contains_key("key"));
+            if is_ref && let Some(rest) = path.strip_prefix(".spec.provider.") {
+                found.insert(rest.to_string());
+            }
+        });
+        let listed: BTreeSet<String> = SECRET_REF_PATHS
+            .iter()
+            .map(|(provider, field)| format!("{provider}.{field}"))
+            .collect();
+        assert_eq!(found, listed, "{kind}");
+    }
+}
