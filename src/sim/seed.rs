@@ -78,7 +78,7 @@ mod tests {
 
     #[test]
     fn example_seed_parses_with_every_section() {
-        let seed = Seed::parse(include_str!("../../examples/sim-seed.yaml")).unwrap();
+        let seed = Seed::parse(include_str!("../../docs/sim-seed.yaml")).unwrap();
         assert_eq!(
             seed.aitronos.records[0].user_id.as_deref(),
             Some("usr_demo")
