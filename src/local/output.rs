@@ -60,6 +60,9 @@ fn text(report: &RunReport, mode: Mode) -> String {
     out
 }
 
+/// How a Secret-backed value is shown (JSON-encoded).
+const SECRET: &str = "\"(secret)\"";
+
 fn server_text(out: &mut String, s: &ServerResult, mode: Mode) {
     let id = s.external_id.as_deref().unwrap_or("-");
     let what = match (s.action, mode) {
@@ -80,17 +83,16 @@ fn server_text(out: &mut String, s: &ServerResult, mode: Mode) {
     );
     for c in &s.changes {
         let new = c.new.to_string();
-        match &c.old {
-            _ if new == "\"(secret)\"" => {
-                let _ = writeln!(out, "    {}: (secret) changed", c.field);
+        let line = match &c.old {
+            _ if s.action == ActionKind::Create && new == SECRET => {
+                format!("+ {}: (secret)", c.field)
             }
-            Some(old) => {
-                let _ = writeln!(out, "    {}: {old} -> {new}", c.field);
-            }
-            None => {
-                let _ = writeln!(out, "    {}: (write-only) -> {new}", c.field);
-            }
-        }
+            _ if s.action == ActionKind::Create => format!("+ {}: {new}", c.field),
+            _ if new == SECRET => format!("{}: (secret) changed", c.field),
+            Some(old) => format!("{}: {old} -> {new}", c.field),
+            None => format!("{}: (write-only) -> {new}", c.field),
+        };
+        let _ = writeln!(out, "    {line}");
     }
     if let Some(m) = &s.message {
         let _ = writeln!(out, "    {m}");
@@ -120,7 +122,9 @@ fn server_text(out: &mut String, s: &ServerResult, mode: Mode) {
 pub fn render_deletes(results: &[DeleteResult], format: Format) -> Result<String, String> {
     match format {
         Format::Yaml => serde_saphyr::to_string(&results).map_err(|e| e.to_string()),
-        Format::Json => serde_json::to_string_pretty(results).map(|s| s + "\n").map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(results)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
         Format::Text => {
             let mut out = String::new();
             for r in results {

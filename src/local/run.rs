@@ -13,12 +13,12 @@ use crate::api::registry::RegistryConnection;
 use crate::api::{McpServer, McpServerStatus};
 use crate::engine::plan::{Action, DecideInput, Decision, FieldDiff, Observation, Refusal, Target};
 use crate::engine::status::{Outcome, Report};
-use crate::engine::{self, Desired, ResolvedSecrets, SecretNeed};
+use crate::engine::{self, Desired, Field, ResolvedSecrets, SecretNeed};
 use crate::local::manifests::{self, Manifests};
 use crate::local::secrets::{self, RegistryView};
 use crate::local::state::{ServerState, StateFile};
 use crate::provider::http::{ClientConfig, RegistryClient};
-use crate::provider::{ProviderKind, RemoteError, RemoteRecord, model_for};
+use crate::provider::{ProviderKind, ProviderModel, RemoteError, RemoteRecord, model_for};
 use crate::reconcile;
 use crate::secret::{Redactor, SecretValue};
 
@@ -122,6 +122,16 @@ struct Prepared<'a> {
     prev: McpServerStatus,
 }
 
+impl Prepared<'_> {
+    fn who<'w>(&'w self, registry: &'w str, provider: &'w str) -> Who<'w> {
+        Who {
+            key: &self.key,
+            registry,
+            provider,
+        }
+    }
+}
+
 /// Runs `plan` or `apply`.
 pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunError> {
     let manifests = manifests::load(&opts.paths)?;
@@ -140,16 +150,16 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
         let view = match secrets::find_registry(&manifests, server) {
             Ok(v) => v,
             Err(e) => {
-                report.servers.push(refused(
-                    server,
-                    &key,
-                    "-",
-                    "-",
-                    prev,
-                    reasons::REGISTRY_NOT_READY,
-                    &e.to_string(),
-                    now,
-                ));
+                let r = Refusal {
+                    reason: e.reason(),
+                    message: e.to_string(),
+                };
+                let who = Who {
+                    key: &key,
+                    registry: "-",
+                    provider: "-",
+                };
+                report.servers.push(who.refused(server, &prev, &r, now));
                 continue;
             }
         };
@@ -161,16 +171,13 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
                 .push(p),
             Err(r) => {
                 let provider = model_for(&view.connection.provider).kind().id();
-                report.servers.push(refused(
-                    server,
-                    &key,
-                    &view.label(),
+                let label = view.label();
+                let who = Who {
+                    key: &key,
+                    registry: &label,
                     provider,
-                    prev,
-                    r.reason,
-                    &r.message,
-                    now,
-                ));
+                };
+                report.servers.push(who.refused(server, &prev, &r, now));
             }
         }
     }
@@ -180,6 +187,13 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
     }
     report.servers.sort_by(|a, b| a.server.cmp(&b.server));
     if opts.mode == Mode::Apply {
+        for r in &report.servers {
+            let entry = ServerState {
+                status: r.status.clone(),
+                registry: r.registry.clone(),
+            };
+            state.insert(r.server.clone(), entry);
+        }
         state.save(&opts.state_path)?;
     }
     Ok(report)
@@ -258,11 +272,7 @@ async fn run_registry(
         Err(r) => {
             return servers
                 .into_iter()
-                .map(|p| {
-                    refused(
-                        p.server, &p.key, label, provider, p.prev, r.reason, &r.message, now,
-                    )
-                })
+                .map(|p| p.who(label, provider).refused(p.server, &p.prev, &r, now))
                 .collect();
         }
     };
@@ -272,9 +282,7 @@ async fn run_registry(
     for p in servers {
         match engine::validate(client.model(), &p.desired) {
             Ok(()) => ready.push(p),
-            Err(r) => out.push(refused(
-                p.server, &p.key, label, provider, p.prev, r.reason, &r.message, now,
-            )),
+            Err(r) => out.push(p.who(label, provider).refused(p.server, &p.prev, &r, now)),
         }
     }
     let targets: Vec<Target> = ready
@@ -292,16 +300,10 @@ async fn run_registry(
                     now,
                     Report::ObserveFailed(&e),
                 );
-                result(
-                    &p,
-                    label,
-                    provider,
-                    ActionKind::Failed,
-                    None,
-                    Vec::new(),
-                    Some(e.message.clone()),
-                    status,
-                )
+                ServerResult {
+                    message: Some(e.message.clone()),
+                    ..p.who(label, provider).result(ActionKind::Failed, status)
+                }
             }
             Ok(observation) => {
                 let decision = engine::decide(DecideInput {
@@ -322,13 +324,6 @@ async fn run_registry(
                 settle(&mut sink, &p, decision).await
             }
         };
-        if opts.mode == Mode::Apply {
-            let entry = ServerState {
-                status: result.status.clone(),
-                registry: label.to_string(),
-            };
-            state.insert(result.server.clone(), entry);
-        }
         out.push(result);
     }
     out
@@ -347,23 +342,24 @@ struct Sink<'a> {
 /// Carries a decision out (under `apply`) and computes the resulting status.
 async fn settle(sink: &mut Sink<'_>, p: &Prepared<'_>, decision: Decision) -> ServerResult {
     let (mut kind, mut message) = describe(&decision.action);
-    let mut changes = shown_changes(&decision.diffs);
+    let mut changes = match &decision.action {
+        Action::Create { fields } => created_fields(sink.client.model(), fields, &p.desired),
+        _ => shown_changes(&decision.diffs),
+    };
     let mut prev = p.prev.clone();
     let written = match (&decision.action, sink.opts.mode) {
         (Action::Create { fields }, Mode::Apply) => {
             prev = engine::with_pending_create(&p.prev, &p.desired.create_name, sink.now);
             if let Err(e) = record_intent(sink, p, &prev) {
                 let m = format!("{e}; the create was not sent");
-                return result(
-                    p,
-                    sink.label,
-                    sink.provider,
-                    ActionKind::Failed,
-                    None,
+                let failed = p
+                    .who(sink.label, sink.provider)
+                    .result(ActionKind::Failed, p.prev.clone());
+                return ServerResult {
                     changes,
-                    Some(m),
-                    p.prev.clone(),
-                );
+                    message: Some(m),
+                    ..failed
+                };
             }
             Some(sink.client.create(fields, &p.desired.ctx).await)
         }
@@ -392,17 +388,11 @@ async fn settle(sink: &mut Sink<'_>, p: &Prepared<'_>, decision: Decision) -> Se
             }
         }
     }
-    let id = status.external_id.clone().or(decision.record_id.clone());
-    result(
-        p,
-        sink.label,
-        sink.provider,
-        kind,
-        id,
+    ServerResult {
         changes,
         message,
-        status,
-    )
+        ..p.who(sink.label, sink.provider).result(kind, status)
+    }
 }
 
 /// Persists the create intent before the POST: after a crash, the next run looks the
@@ -539,6 +529,29 @@ pub(crate) fn registry_client(
         .map_err(|e| not_ready(format!("{}: {e}", view.label())))
 }
 
+/// The fields a create sends, as changes from nothing.
+fn created_fields(
+    model: &dyn ProviderModel,
+    fields: &BTreeMap<Field, serde_json::Value>,
+    desired: &Desired,
+) -> Vec<ShownChange> {
+    fields
+        .iter()
+        .map(|(f, v)| ShownChange {
+            field: model
+                .field_rule(*f)
+                .map_or(f.spec_name(), |r| r.remote)
+                .to_string(),
+            old: None,
+            new: if desired.secret_fields.contains(f) {
+                serde_json::Value::from("(secret)")
+            } else {
+                v.clone()
+            },
+        })
+        .collect()
+}
+
 fn shown_changes(diffs: &[FieldDiff]) -> Vec<ShownChange> {
     diffs
         .iter()
@@ -565,53 +578,40 @@ fn shown_changes(diffs: &[FieldDiff]) -> Vec<ShownChange> {
         .collect()
 }
 
-#[allow(clippy::too_many_arguments)]
-fn refused(
-    server: &McpServer,
-    key: &str,
-    registry: &str,
-    provider: &str,
-    prev: McpServerStatus,
-    reason: &'static str,
-    message: &str,
-    now: Timestamp,
-) -> ServerResult {
-    let r = Refusal {
-        reason,
-        message: message.to_string(),
-    };
-    let status = engine::next_status(&prev, server.metadata.generation, now, Report::Refused(&r));
-    ServerResult {
-        server: key.to_string(),
-        registry: registry.to_string(),
-        provider: provider.to_string(),
-        action: ActionKind::Refused,
-        external_id: status.external_id.clone(),
-        changes: Vec::new(),
-        message: Some(message.to_string()),
-        status,
-    }
+/// Who a result is about: the server and its registry.
+#[derive(Clone, Copy)]
+struct Who<'a> {
+    key: &'a str,
+    registry: &'a str,
+    provider: &'a str,
 }
 
-#[allow(clippy::too_many_arguments)]
-fn result(
-    p: &Prepared<'_>,
-    registry: &str,
-    provider: &str,
-    action: ActionKind,
-    external_id: Option<String>,
-    changes: Vec<ShownChange>,
-    message: Option<String>,
-    status: McpServerStatus,
-) -> ServerResult {
-    ServerResult {
-        server: p.key.clone(),
-        registry: registry.to_string(),
-        provider: provider.to_string(),
-        action,
-        external_id,
-        changes,
-        message,
-        status,
+impl Who<'_> {
+    fn result(self, action: ActionKind, status: McpServerStatus) -> ServerResult {
+        ServerResult {
+            server: self.key.to_string(),
+            registry: self.registry.to_string(),
+            provider: self.provider.to_string(),
+            action,
+            external_id: status.external_id.clone(),
+            changes: Vec::new(),
+            message: None,
+            status,
+        }
+    }
+
+    /// A server refused before any write: `Stalled` with the refusal's reason.
+    fn refused(
+        self,
+        server: &McpServer,
+        prev: &McpServerStatus,
+        r: &Refusal,
+        now: Timestamp,
+    ) -> ServerResult {
+        let status = engine::next_status(prev, server.metadata.generation, now, Report::Refused(r));
+        ServerResult {
+            message: Some(r.message.clone()),
+            ..self.result(ActionKind::Refused, status)
+        }
     }
 }
