@@ -57,6 +57,37 @@ impl P {
         }
     }
 
+    /// The POST creating the minimal server of [`P::server_yaml`].
+    fn create_call(self, display: &str) -> (String, String, Option<Value>) {
+        let (path, body) = match self {
+            P::Aitronos => (
+                "/v1/mcp-configurations",
+                json!({"auth_type": "none", "name": display, "organization_id": "org_e2e",
+                       "server_url": "https://a.example.com/mcp", "transport_type": "sse"}),
+            ),
+            P::Composio => (
+                "/api/v3/mcp/servers/custom",
+                json!({"name": display, "toolkits": ["github"]}),
+            ),
+            P::Pais => (
+                "/api/v1/control/mcp-servers/",
+                json!({"name": display, "transport": "STREAMABLE_HTTP",
+                       "url": "https://p.example.com/mcp"}),
+            ),
+            P::ZuduWrapped => (
+                "/api/mcp-servers",
+                json!({"config": {"name": display, "transport": "STREAMABLE_HTTP",
+                       "url": "https://z.example.com/mcp"}}),
+            ),
+            P::ZuduFlat => (
+                "/api/mcp-servers",
+                json!({"name": display, "transport": "STREAMABLE_HTTP",
+                       "url": "https://z.example.com/mcp"}),
+            ),
+        };
+        ("POST".into(), path.into(), Some(body))
+    }
+
     /// The registry named after the prefix, with its auth Secret.
     fn registry_yaml(self, base: &str, key: &str) -> String {
         let provider = match self {
@@ -281,9 +312,12 @@ async fn first_apply_creates_and_second_sends_nothing(p: P) {
     let report = env.apply().await;
     assert!(!report.has_errors(), "{report:#?}");
     let writes = env.writes();
-    let posts: Vec<_> = writes.iter().filter(|r| r.method == "POST").collect();
-    assert_eq!(posts.len(), 2, "one POST per server: {:#?}", calls(&writes));
-    assert!(posts.iter().all(|r| (200..300).contains(&r.status)));
+    assert_eq!(
+        calls(&writes),
+        vec![p.create_call("Server One"), p.create_call("Server Two")],
+        "one POST per server, nothing else"
+    );
+    assert!(writes.iter().all(|r| (200..300).contains(&r.status)));
     for name in ["one", "two"] {
         assert_eq!(result(&report, name).action, ActionKind::Create);
         let id = env.external_id(name);
