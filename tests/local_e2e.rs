@@ -710,7 +710,7 @@ async fn retry_after_429_is_waited_out() {
 // ---- 7. Zudu 409 ---------------------------------------------------------------------
 
 /// Asserts the server stalled on a conflict, in the binary's JSON output and the state.
-fn assert_conflict(env: &Env, out: &Output, name: &str) {
+fn assert_conflict(env: &Env, out: &Output, name: &str, action: &str) {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).expect("json output");
     let key = format!("{NS}/{name}");
@@ -720,7 +720,7 @@ fn assert_conflict(env: &Env, out: &Output, name: &str) {
         .iter()
         .find(|s| s["server"] == json!(key))
         .unwrap();
-    assert_eq!(server["action"], json!("failed"), "{v:#}");
+    assert_eq!(server["action"], json!(action), "{v:#}");
     let state = env.state_file();
     let status = &state.get(&key).unwrap().status;
     assert_eq!(
@@ -745,7 +745,7 @@ async fn zudu_conflict_on_create_stops_without_retry_storm() {
     );
     env.sim.clear_log();
     let out = env.cli(&["apply", "-o", "json"], &[]).await;
-    assert_conflict(&env, &out, "b-second");
+    assert_conflict(&env, &out, "b-second", "failed");
     let writes = env.writes();
     let statuses: Vec<_> = writes
         .iter()
@@ -757,6 +757,22 @@ async fn zudu_conflict_on_create_stops_without_retry_storm() {
         "one attempt each: {:#?}",
         calls(&writes)
     );
+    // The next run finds the first server's record by name: it must not take it over.
+    let first_id = env.external_id("a-first");
+    env.sim.clear_log();
+    let out = env.cli(&["apply", "-o", "json"], &[]).await;
+    assert_conflict(&env, &out, "b-second", "refused");
+    assert_eq!(calls(&env.writes()), vec![], "no write for either server");
+    let state = env.state_file();
+    let second = &state.get(&format!("{NS}/b-second")).unwrap().status;
+    assert_eq!(second.external_id, None, "{second:#?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v.to_string().contains("already managed by t/a-first"),
+        "{v:#}"
+    );
+    let stored = env.sim.stored_record(Provider::Zudu, &first_id).unwrap();
+    assert_eq!(stored["description"], Value::Null, "{stored}");
     env.sim.shutdown().await;
 }
 
@@ -785,7 +801,7 @@ async fn zudu_conflict_on_patch_stops_without_retry_storm() {
     for _ in 0..2 {
         env.sim.clear_log();
         let out = env.cli(&["apply", "-o", "json"], &[]).await;
-        assert_conflict(&env, &out, "clash");
+        assert_conflict(&env, &out, "clash", "failed");
         assert_eq!(
             calls(&env.writes()),
             vec![(
