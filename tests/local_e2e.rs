@@ -359,7 +359,7 @@ async fn create_then_no_write_zudu_flat() {
 
 // ---- 2. a one-field change -----------------------------------------------------------
 
-/// Applies `before`, then `after`, and returns the write requests of the second apply.
+/// Applies `before`, then `after`: exactly one PATCH holding `expected`, then nothing.
 async fn change_one_field(p: P, before: &str, after: &str, expected: Value) {
     let env = Env::start().await;
     env.registry(p);
