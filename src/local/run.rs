@@ -290,6 +290,10 @@ async fn run_registry(
         .map(|p| engine::target(&p.server.spec, &p.prev, &p.desired))
         .collect();
     let observations = reconcile::observe(&client, &targets).await;
+    let pinned: Vec<(String, String)> = ready
+        .iter()
+        .filter_map(|p| Some((p.key.clone(), p.server.spec.external_id.clone()?)))
+        .collect();
     for (p, observed) in ready.into_iter().zip(observations) {
         let result = match observed {
             Err(e) => {
@@ -306,13 +310,14 @@ async fn run_registry(
                 }
             }
             Ok(observation) => {
-                let decision = engine::decide(DecideInput {
+                let mut decision = engine::decide(DecideInput {
                     model: client.model(),
                     spec: &p.server.spec,
                     desired: &p.desired,
                     status: &p.prev,
                     observation,
                 });
+                refuse_claimed(&mut decision, &p.key, label, state, &pinned);
                 let mut sink = Sink {
                     opts,
                     client: &client,
@@ -327,6 +332,53 @@ async fn run_registry(
         out.push(result);
     }
     out
+}
+
+/// A record found by name that another McpServer of the same registry already manages
+/// (its id in that server's state or `spec.externalId`) is not adopted a second time:
+/// two owners would overwrite each other, and one's `deletionPolicy: Delete` would
+/// delete the other's record. It happens when two McpServers share a `displayName`: the
+/// second one's create answers 409, and the next run would find the first one's record.
+fn refuse_claimed(
+    decision: &mut Decision,
+    key: &str,
+    label: &str,
+    state: &StateFile,
+    pinned: &[(String, String)],
+) {
+    let Some(id) = decision.record_id.as_deref().filter(|_| decision.adopted) else {
+        return;
+    };
+    let in_state = state.servers().find(|(k, s)| {
+        k.as_str() != key && s.registry == label && s.status.external_id.as_deref() == Some(id)
+    });
+    let owner = in_state.map(|(k, _)| k.as_str()).or_else(|| {
+        pinned
+            .iter()
+            .find(|(k, pinned_id)| k.as_str() != key && pinned_id.as_str() == id)
+            .map(|(k, _)| k.as_str())
+    });
+    let Some(owner) = owner else {
+        return;
+    };
+    let name = decision
+        .live
+        .as_ref()
+        .and_then(|r| r.name.as_deref())
+        .unwrap_or_default()
+        .to_string();
+    *decision = Decision {
+        action: Action::Refuse(Refusal {
+            reason: reasons::CONFLICT,
+            message: format!(
+                "the record named {name:?} ({id}) is already managed by {owner}; give this server another displayName or set spec.externalId"
+            ),
+        }),
+        record_id: None,
+        live: None,
+        diffs: Vec::new(),
+        adopted: false,
+    };
 }
 
 /// Where one server's results go: its registry and the state file.

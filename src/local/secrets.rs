@@ -22,9 +22,14 @@ pub struct SecretStore {
 /// A Secret or key a reference names is not there, or not usable. Never holds a value.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SecretError {
-    /// No Secret of that namespace and name was loaded.
-    #[error("Secret {namespace}/{name} not found")]
-    NotFound { namespace: String, name: String },
+    /// No Secret of that namespace and name was loaded; `key` is the key that was
+    /// wanted from it, when one was.
+    #[error("Secret {namespace}/{name} not found{}", wanted_key(.key.as_deref()))]
+    NotFound {
+        namespace: String,
+        name: String,
+        key: Option<String>,
+    },
     /// The Secret exists but lacks the key.
     #[error("Secret {namespace}/{name} has no key {key:?} (it has: {available})")]
     MissingKey {
@@ -40,6 +45,12 @@ pub enum SecretError {
         name: String,
         key: String,
     },
+}
+
+/// ` (key "k" wanted)`, or nothing when the whole Secret was wanted.
+fn wanted_key(key: Option<&str>) -> String {
+    key.map(|k| format!(" (key {k:?} wanted)"))
+        .unwrap_or_default()
 }
 
 impl SecretError {
@@ -97,7 +108,16 @@ impl SecretStore {
 
     /// The text of one key.
     pub fn get(&self, namespace: &str, name: &str, key: &str) -> Result<String, SecretError> {
-        let values = self.secret(namespace, name)?;
+        let values = self.secret(namespace, name).map_err(|e| match e {
+            SecretError::NotFound {
+                namespace, name, ..
+            } => SecretError::NotFound {
+                namespace,
+                name,
+                key: Some(key.to_string()),
+            },
+            other => other,
+        })?;
         let bytes = values.get(key).ok_or_else(|| SecretError::MissingKey {
             namespace: namespace.to_string(),
             name: name.to_string(),
@@ -129,6 +149,7 @@ impl SecretStore {
             .ok_or_else(|| SecretError::NotFound {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
+                key: None,
             })
     }
 }
@@ -375,7 +396,10 @@ mod tests {
     fn get_names_the_missing_secret() {
         let store = store_with("team-a", "github-token", &[("header", b"v")]);
         let err = store.get("team-b", "github-token", "header").unwrap_err();
-        assert_eq!(err.to_string(), "Secret team-b/github-token not found");
+        assert_eq!(
+            err.to_string(),
+            "Secret team-b/github-token not found (key \"header\" wanted)"
+        );
         assert_eq!(err.reason(), "SecretNotFound");
     }
 

@@ -1,0 +1,1119 @@
+//! End-to-end tests of the cluster-less mode (`plan` / `apply` / `delete`) against the
+//! in-process registry simulator: each test starts its own simulator on 127.0.0.1:0,
+//! writes manifests pointing at it into a temporary folder, drives the library or the
+//! real binary, and asserts on the exact request bodies the simulator received.
+
+use std::path::PathBuf;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+use mcpsync::api::PendingCreate;
+use mcpsync::local::delete::{self, DeleteOutcome};
+use mcpsync::local::run::{self, ActionKind, Mode, RunOptions, RunReport};
+use mcpsync::local::state::StateFile;
+use mcpsync::sim::{self, LoggedRequest, NextFault, Provider, SimConfig, SimHandle};
+use serde_json::{Value, json};
+
+const NS: &str = "t";
+
+/// The five registry flavours the simulator serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum P {
+    Aitronos,
+    Composio,
+    Pais,
+    ZuduWrapped,
+    ZuduFlat,
+}
+
+impl P {
+    fn prefix(self) -> &'static str {
+        match self {
+            P::Aitronos => "aitronos",
+            P::Composio => "composio",
+            P::Pais => "pais",
+            P::ZuduWrapped => "zudu",
+            P::ZuduFlat => "zudu-flat",
+        }
+    }
+
+    fn sim(self) -> Provider {
+        match self {
+            P::Aitronos => Provider::Aitronos,
+            P::Composio => Provider::Composio,
+            P::Pais => Provider::Pais,
+            P::ZuduWrapped => Provider::Zudu,
+            P::ZuduFlat => Provider::ZuduFlat,
+        }
+    }
+
+    /// The vendor path of one record.
+    fn record_path(self, id: &str) -> String {
+        match self {
+            P::Aitronos => format!("/v1/mcp-configurations/{id}"),
+            P::Composio => format!("/api/v3/mcp/{id}"),
+            P::Pais => format!("/api/v1/control/mcp-servers/{id}"),
+            P::ZuduWrapped | P::ZuduFlat => format!("/api/mcp-servers/{id}"),
+        }
+    }
+
+    /// The POST creating the minimal server of [`P::server_yaml`].
+    fn create_call(self, display: &str) -> (String, String, Option<Value>) {
+        let (path, body) = match self {
+            P::Aitronos => (
+                "/v1/mcp-configurations",
+                json!({"auth_type": "none", "name": display, "organization_id": "org_e2e",
+                       "server_url": "https://a.example.com/mcp", "transport_type": "sse"}),
+            ),
+            P::Composio => (
+                "/api/v3/mcp/servers/custom",
+                json!({"name": display, "toolkits": ["github"]}),
+            ),
+            P::Pais => (
+                "/api/v1/control/mcp-servers/",
+                json!({"name": display, "transport": "STREAMABLE_HTTP",
+                       "url": "https://p.example.com/mcp"}),
+            ),
+            P::ZuduWrapped => (
+                "/api/mcp-servers",
+                json!({"config": {"name": display, "transport": "STREAMABLE_HTTP",
+                       "url": "https://z.example.com/mcp"}}),
+            ),
+            P::ZuduFlat => (
+                "/api/mcp-servers",
+                json!({"name": display, "transport": "STREAMABLE_HTTP",
+                       "url": "https://z.example.com/mcp"}),
+            ),
+        };
+        ("POST".into(), path.into(), Some(body))
+    }
+
+    /// The registry named after the prefix, with its auth Secret.
+    fn registry_yaml(self, base: &str, key: &str) -> String {
+        let provider = match self {
+            P::Aitronos => "aitronos:\n      apiKeySecretRef: {name: reg-aitronos, key: api-key}\n      organizationId: org_e2e".to_string(),
+            P::Composio => "composio:\n      apiKeySecretRef: {name: reg-composio, key: api-key}".to_string(),
+            P::Pais => "pais:\n      tokenSecretRef: {name: reg-pais, key: api-key}".to_string(),
+            P::ZuduWrapped | P::ZuduFlat => format!(
+                "zudu:\n      apiKeySecretRef: {{name: reg-{p}, key: api-key}}\n      apiSecretSecretRef: {{name: reg-{p}, key: api-secret}}\n      bodyStyle: {}",
+                if self == P::ZuduFlat { "Flat" } else { "Wrapped" },
+                p = self.prefix()
+            ),
+        };
+        format!(
+            "apiVersion: mcpsync.dev/v1alpha1
+kind: McpRegistry
+metadata: {{name: {p}, namespace: {NS}}}
+spec:
+  provider:
+    {provider}
+  baseUrl: {base}
+  allowInsecureHttp: true
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: reg-{p}, namespace: {NS}}}
+stringData:
+  api-key: {key}
+  api-secret: zudu-secret
+",
+            p = self.prefix()
+        )
+    }
+
+    /// A minimal valid McpServer for this provider; `extra` lines are appended to spec.
+    fn server_yaml(self, name: &str, display: &str, extra: &str) -> String {
+        let base = match self {
+            P::Aitronos => "  url: https://a.example.com/mcp\n  transport: Sse\n".to_string(),
+            P::Composio => "  toolkits: [github]\n".to_string(),
+            P::Pais => {
+                "  url: https://p.example.com/mcp\n  transport: StreamableHttp\n".to_string()
+            }
+            P::ZuduWrapped | P::ZuduFlat => {
+                "  url: https://z.example.com/mcp\n  transport: StreamableHttp\n".to_string()
+            }
+        };
+        format!(
+            "apiVersion: mcpsync.dev/v1alpha1
+kind: McpServer
+metadata: {{name: {name}, namespace: {NS}}}
+spec:
+  registryRef: {{name: {p}}}
+  displayName: {display}
+{base}{extra}",
+            p = self.prefix()
+        )
+    }
+}
+
+/// One test's simulator, manifest folder and state file.
+struct Env {
+    sim: SimHandle,
+    dir: tempfile::TempDir,
+}
+
+impl Env {
+    async fn start() -> Env {
+        Env::with(SimConfig::default()).await
+    }
+
+    async fn with(config: SimConfig) -> Env {
+        let sim = sim::start(SimConfig {
+            availability_delay: Duration::ZERO,
+            ..config
+        })
+        .await
+        .expect("simulator starts");
+        Env {
+            sim,
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    fn manifests(&self) -> PathBuf {
+        self.dir.path().join("manifests")
+    }
+
+    fn state(&self) -> PathBuf {
+        self.dir.path().join("state.yaml")
+    }
+
+    /// Writes (or overwrites) one manifest file.
+    fn write(&self, file: &str, yaml: &str) {
+        std::fs::create_dir_all(self.manifests()).unwrap();
+        std::fs::write(self.manifests().join(file), yaml).unwrap();
+    }
+
+    fn registry(&self, p: P) {
+        self.write(
+            &format!("reg-{}.yaml", p.prefix()),
+            &p.registry_yaml(&self.sim.base_url(p.prefix()), "key-1"),
+        );
+    }
+
+    fn opts(&self, mode: Mode) -> RunOptions {
+        RunOptions {
+            paths: vec![self.manifests()],
+            state_path: self.state(),
+            mode,
+            base_url_override: None,
+        }
+    }
+
+    async fn run(&self, mode: Mode) -> RunReport {
+        run::run(&self.opts(mode), jiff::Timestamp::now())
+            .await
+            .expect("run starts")
+    }
+
+    /// Clears the log, applies, and returns the report.
+    async fn apply(&self) -> RunReport {
+        self.sim.clear_log();
+        self.run(Mode::Apply).await
+    }
+
+    fn state_file(&self) -> StateFile {
+        StateFile::load(&self.state()).expect("state file loads")
+    }
+
+    fn external_id(&self, name: &str) -> String {
+        self.state_file()
+            .get(&format!("{NS}/{name}"))
+            .and_then(|s| s.status.external_id.clone())
+            .unwrap_or_else(|| panic!("no externalId for {name}"))
+    }
+
+    /// Every non-GET request in the log.
+    fn writes(&self) -> Vec<LoggedRequest> {
+        self.sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method != "GET")
+            .collect()
+    }
+
+    /// Runs the real binary with `args` (the manifests and state file are appended).
+    async fn cli(&self, args: &[&str], env: &[(&str, &str)]) -> Output {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_mcpsync"));
+        cmd.args(args)
+            .arg("-f")
+            .arg(self.manifests())
+            .arg("--state")
+            .arg(self.state())
+            .env_remove("RUST_LOG");
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        tokio::task::spawn_blocking(move || cmd.output().expect("binary runs"))
+            .await
+            .unwrap()
+    }
+}
+
+/// `(method, path, body)` of each request, for exact comparisons.
+fn calls(requests: &[LoggedRequest]) -> Vec<(String, String, Option<Value>)> {
+    requests
+        .iter()
+        .map(|r| (r.method.clone(), r.path.clone(), r.body.clone()))
+        .collect()
+}
+
+fn result<'a>(report: &'a RunReport, name: &str) -> &'a run::ServerResult {
+    let key = format!("{NS}/{name}");
+    report
+        .servers
+        .iter()
+        .find(|s| s.server == key)
+        .unwrap_or_else(|| panic!("no result for {key}: {report:#?}"))
+}
+
+fn condition(status: &mcpsync::api::McpServerStatus, t: &str) -> (String, String) {
+    let c = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == t)
+        .unwrap_or_else(|| panic!("no {t} condition in {status:#?}"));
+    (c.status.clone(), c.reason.clone())
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// Changes a record behind mcpsync's back through the provider's own PATCH endpoint.
+async fn remote_patch(env: &Env, p: P, id: &str, body: Value) {
+    let url = format!("{}{}", env.sim.base_url(p.prefix()), p.record_path(id));
+    let req = reqwest::Client::new().patch(&url).json(&body);
+    let req = match p {
+        P::Aitronos => req.header("X-API-Key", "key-1"),
+        P::Composio => req.header("x-api-key", "key-1"),
+        P::Pais => req.header("Authorization", "Bearer key-1"),
+        P::ZuduWrapped | P::ZuduFlat => req
+            .header("X-API-KEY", "key-1")
+            .header("X-API-SECRET", "zudu-secret"),
+    };
+    let status = req.send().await.unwrap().status();
+    assert!(status.is_success(), "remote PATCH {url}: {status}");
+}
+
+// ---- 1. create, then nothing ---------------------------------------------------------
+
+async fn first_apply_creates_and_second_sends_nothing(p: P) {
+    let env = Env::start().await;
+    env.registry(p);
+    env.write(
+        "servers.yaml",
+        &format!(
+            "{}---\n{}",
+            p.server_yaml("one", "Server One", ""),
+            p.server_yaml("two", "Server Two", "")
+        ),
+    );
+    let report = env.apply().await;
+    assert!(!report.has_errors(), "{report:#?}");
+    let writes = env.writes();
+    assert_eq!(
+        calls(&writes),
+        vec![p.create_call("Server One"), p.create_call("Server Two")],
+        "one POST per server, nothing else"
+    );
+    assert!(writes.iter().all(|r| (200..300).contains(&r.status)));
+    for name in ["one", "two"] {
+        assert_eq!(result(&report, name).action, ActionKind::Create);
+        let id = env.external_id(name);
+        assert!(env.sim.stored_record(p.sim(), &id).is_some(), "{name}");
+    }
+    let second = env.apply().await;
+    assert!(!second.has_errors() && !second.has_changes(), "{second:#?}");
+    for name in ["one", "two"] {
+        assert_eq!(result(&second, name).action, ActionKind::InSync);
+    }
+    assert_eq!(calls(&env.writes()), vec![], "second apply wrote");
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_then_no_write_aitronos() {
+    first_apply_creates_and_second_sends_nothing(P::Aitronos).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_then_no_write_composio() {
+    first_apply_creates_and_second_sends_nothing(P::Composio).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_then_no_write_pais() {
+    first_apply_creates_and_second_sends_nothing(P::Pais).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_then_no_write_zudu_wrapped() {
+    first_apply_creates_and_second_sends_nothing(P::ZuduWrapped).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn create_then_no_write_zudu_flat() {
+    first_apply_creates_and_second_sends_nothing(P::ZuduFlat).await;
+}
+
+// ---- 2. a one-field change -----------------------------------------------------------
+
+/// Applies `before`, then `after`: exactly one PATCH holding `expected`, then nothing.
+async fn change_one_field(p: P, before: &str, after: &str, expected: Value) {
+    let env = Env::start().await;
+    env.registry(p);
+    env.write("s.yaml", &p.server_yaml("s", "Server One", before));
+    let first = env.apply().await;
+    assert!(!first.has_errors(), "{first:#?}");
+    let id = env.external_id("s");
+    env.write("s.yaml", &p.server_yaml("s", "Server One", after));
+    let report = env.apply().await;
+    assert_eq!(
+        result(&report, "s").action,
+        ActionKind::Patch,
+        "{report:#?}"
+    );
+    assert_eq!(
+        calls(&env.writes()),
+        vec![("PATCH".into(), p.record_path(&id), Some(expected))]
+    );
+    assert_eq!(
+        calls(&{
+            env.apply().await;
+            env.writes()
+        }),
+        vec![]
+    );
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_field_change_sends_that_field_only_pais() {
+    change_one_field(
+        P::Pais,
+        "  description: old text\n",
+        "  description: new text\n",
+        json!({"description": "new text"}),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_field_change_sends_that_field_only_zudu_wrapped() {
+    change_one_field(
+        P::ZuduWrapped,
+        "  description: old text\n",
+        "  description: new text\n",
+        json!({"config": {"description": "new text"}}),
+    )
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_field_change_sends_that_field_only_zudu_flat() {
+    change_one_field(
+        P::ZuduFlat,
+        "  description: old text\n",
+        "  description: new text\n",
+        json!({"description": "new text"}),
+    )
+    .await;
+}
+
+/// Providers without `description`: the name changes instead.
+async fn rename(p: P) {
+    let env = Env::start().await;
+    env.registry(p);
+    env.write("s.yaml", &p.server_yaml("s", "Old Name", ""));
+    assert!(!env.apply().await.has_errors());
+    let id = env.external_id("s");
+    env.write("s.yaml", &p.server_yaml("s", "New Name", ""));
+    let report = env.apply().await;
+    assert_eq!(
+        result(&report, "s").action,
+        ActionKind::Patch,
+        "{report:#?}"
+    );
+    assert_eq!(
+        calls(&env.writes()),
+        vec![(
+            "PATCH".into(),
+            p.record_path(&id),
+            Some(json!({"name": "New Name"}))
+        )]
+    );
+    env.apply().await;
+    assert_eq!(calls(&env.writes()), vec![]);
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_field_change_sends_that_field_only_composio() {
+    rename(P::Composio).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_field_change_sends_that_field_only_aitronos() {
+    rename(P::Aitronos).await;
+}
+
+// ---- 3. a rotated Secret -------------------------------------------------------------
+
+fn secret_yaml(name: &str, key: &str, value: &str) -> String {
+    format!(
+        "apiVersion: v1\nkind: Secret\nmetadata: {{name: {name}, namespace: {NS}}}\nstringData:\n  {key}: {value}\n"
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rotated_secret_resends_that_field_alone_then_nothing() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.registry(P::Aitronos);
+    let pais = P::Pais.server_yaml(
+        "docs",
+        "Docs",
+        "  description: handbook\n  headers:\n    - name: User-Agent\n      value: e2e\n    - name: Authorization\n      valueFrom: {secretKeyRef: {name: docs-token, key: header}}\n",
+    );
+    let ait = P::Aitronos.server_yaml(
+        "gh",
+        "GitHub",
+        "  credentials:\n    authType: api_key\n    secretRef: {name: gh-creds}\n",
+    );
+    env.write("servers.yaml", &format!("{pais}---\n{ait}"));
+    env.write(
+        "s1.yaml",
+        &secret_yaml("docs-token", "header", "Bearer one"),
+    );
+    env.write("s2.yaml", &secret_yaml("gh-creds", "api_key", "cred-one"));
+    let first = env.apply().await;
+    assert!(!first.has_errors(), "{first:#?}");
+    let (pais_id, ait_id) = (env.external_id("docs"), env.external_id("gh"));
+
+    env.write(
+        "s1.yaml",
+        &secret_yaml("docs-token", "header", "Bearer two"),
+    );
+    env.write("s2.yaml", &secret_yaml("gh-creds", "api_key", "cred-two"));
+    let report = env.apply().await;
+    assert!(!report.has_errors(), "{report:#?}");
+    let mut writes = calls(&env.writes());
+    writes.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(
+        writes,
+        vec![
+            (
+                "PATCH".into(),
+                P::Pais.record_path(&pais_id),
+                // The whole list (PAIS `headers` is one field), ordered by name.
+                Some(json!({"headers": [
+                    {"name": "Authorization", "value": "***", "is_secret": true},
+                    {"name": "User-Agent", "value": "***", "is_secret": false}
+                ]}))
+            ),
+            (
+                "PATCH".into(),
+                P::Aitronos.record_path(&ait_id),
+                Some(json!({"credentials": {"api_key": "***"}}))
+            ),
+        ]
+    );
+    let stored = env.sim.stored_record(Provider::Pais, &pais_id).unwrap();
+    assert_eq!(
+        stored["headers"],
+        json!([
+            {"name": "Authorization", "value": "Bearer two", "is_secret": true},
+            {"name": "User-Agent", "value": "e2e", "is_secret": false}
+        ])
+    );
+    let stored = env.sim.stored_record(Provider::Aitronos, &ait_id).unwrap();
+    assert_eq!(stored["credentials"], json!({"api_key": "cred-two"}));
+
+    env.apply().await;
+    assert_eq!(calls(&env.writes()), vec![]);
+    env.sim.shutdown().await;
+}
+
+// ---- 4. a field removed from spec ----------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn removed_field_is_reset_with_null_on_pais_and_left_alone_on_zudu() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.registry(P::ZuduWrapped);
+    env.registry(P::ZuduFlat);
+    let with = |p: P| p.server_yaml(p.prefix(), "Described", "  description: to be removed\n");
+    let without = |p: P| p.server_yaml(p.prefix(), "Described", "");
+    let all = [P::Pais, P::ZuduWrapped, P::ZuduFlat];
+    env.write("servers.yaml", &all.map(with).join("---\n"));
+    assert!(!env.apply().await.has_errors());
+    let pais_id = env.external_id("pais");
+    env.write("servers.yaml", &all.map(without).join("---\n"));
+    let report = env.apply().await;
+    assert!(!report.has_errors(), "{report:#?}");
+    assert_eq!(
+        calls(&env.writes()),
+        vec![(
+            "PATCH".into(),
+            P::Pais.record_path(&pais_id),
+            Some(json!({"description": null}))
+        )]
+    );
+    for p in [P::ZuduWrapped, P::ZuduFlat] {
+        let id = env.external_id(p.prefix());
+        let stored = env.sim.stored_record(p.sim(), &id).unwrap();
+        assert_eq!(stored["description"], json!("to be removed"), "{p:?}");
+    }
+    env.apply().await;
+    assert_eq!(calls(&env.writes()), vec![]);
+    env.sim.shutdown().await;
+}
+
+// ---- 5. remote drift -----------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_drift_is_repaired_with_one_patch_of_that_field() {
+    let env = Env::start().await;
+    for p in [P::Pais, P::ZuduWrapped, P::Composio] {
+        env.registry(p);
+    }
+    let servers = [
+        P::Pais.server_yaml("pais", "Docs", "  description: original\n"),
+        P::ZuduWrapped.server_yaml("zudu", "Docs", "  description: original\n"),
+        P::Composio.server_yaml("composio", "Code Tools", ""),
+    ];
+    env.write("servers.yaml", &servers.join("---\n"));
+    assert!(!env.apply().await.has_errors());
+    let ids = ["pais", "zudu", "composio"].map(|n| env.external_id(n));
+    remote_patch(&env, P::Pais, &ids[0], json!({"description": "edited"})).await;
+    remote_patch(
+        &env,
+        P::ZuduWrapped,
+        &ids[1],
+        json!({"config": {"description": "edited"}}),
+    )
+    .await;
+    remote_patch(&env, P::Composio, &ids[2], json!({"name": "Renamed in UI"})).await;
+    let report = env.apply().await;
+    assert!(!report.has_errors(), "{report:#?}");
+    let mut writes = calls(&env.writes());
+    writes.sort_by(|a, b| a.1.cmp(&b.1));
+    let mut expected = vec![
+        (
+            "PATCH".to_string(),
+            P::Pais.record_path(&ids[0]),
+            Some(json!({"description": "original"})),
+        ),
+        (
+            "PATCH".to_string(),
+            P::ZuduWrapped.record_path(&ids[1]),
+            Some(json!({"config": {"description": "original"}})),
+        ),
+        (
+            "PATCH".to_string(),
+            P::Composio.record_path(&ids[2]),
+            Some(json!({"name": "Code Tools"})),
+        ),
+    ];
+    expected.sort_by(|a, b| a.1.cmp(&b.1));
+    assert_eq!(writes, expected);
+    env.apply().await;
+    assert_eq!(calls(&env.writes()), vec![]);
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn observe_only_drift_is_reported_not_written() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.write(
+        "s.yaml",
+        &P::Pais.server_yaml("docs", "Docs", "  description: original\n"),
+    );
+    assert!(!env.apply().await.has_errors());
+    let id = env.external_id("docs");
+    env.write(
+        "s.yaml",
+        &P::Pais.server_yaml(
+            "docs",
+            "Docs",
+            "  description: original\n  managementPolicy: ObserveOnly\n",
+        ),
+    );
+    remote_patch(&env, P::Pais, &id, json!({"description": "edited"})).await;
+    env.sim.clear_log();
+
+    let plan = env.cli(&["plan"], &[]).await;
+    let plan_out = text(&plan.stdout);
+    assert!(plan_out.contains("drifted"), "{plan_out}");
+    assert!(plan_out.contains("description"), "{plan_out}");
+
+    let apply = env.cli(&["apply"], &[]).await;
+    let out = text(&apply.stdout);
+    assert!(out.contains("drifted"), "{out}\n{}", text(&apply.stderr));
+    assert!(out.contains("Synced=False(Drifted)"), "{out}");
+
+    let json_out = env.cli(&["apply", "-o", "json"], &[]).await;
+    let v: Value = serde_json::from_slice(&json_out.stdout).expect("json output");
+    assert_eq!(v["servers"][0]["action"], json!("drift"), "{v:#}");
+
+    assert_eq!(calls(&env.writes()), vec![], "ObserveOnly wrote");
+    let stored = env.sim.stored_record(Provider::Pais, &id).unwrap();
+    assert_eq!(stored["description"], json!("edited"));
+
+    let state = env.state_file();
+    let status = &state.get(&format!("{NS}/docs")).unwrap().status;
+    assert!(
+        status.drift.iter().any(|d| d.contains("description")),
+        "{status:#?}"
+    );
+    assert_eq!(
+        condition(status, "Synced"),
+        ("False".to_string(), "Drifted".to_string())
+    );
+    env.sim.shutdown().await;
+}
+
+// ---- 6. 429 with Retry-After ---------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_after_429_is_waited_out() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.write("s.yaml", &P::Pais.server_yaml("docs", "Docs", ""));
+    env.sim.faults().push_next(NextFault {
+        provider: Some(Provider::Pais),
+        status: 429,
+        retry_after: Some(1),
+        count: 1,
+        drop: false,
+    });
+    let started = Instant::now();
+    let report = env.apply().await;
+    let elapsed = started.elapsed();
+    assert!(!report.has_errors(), "{report:#?}");
+    assert_eq!(result(&report, "docs").action, ActionKind::Create);
+    assert!(elapsed >= Duration::from_millis(900), "{elapsed:?}");
+    let log = env.sim.requests();
+    assert_eq!(log[0].status, 429, "{:#?}", log);
+    assert_eq!(
+        (&log[1].method, &log[1].path, &log[1].query),
+        (&log[0].method, &log[0].path, &log[0].query),
+        "the refused request is sent again: {log:#?}"
+    );
+    assert!((200..300).contains(&log[1].status));
+    assert_eq!(log.iter().filter(|r| r.method == "POST").count(), 1);
+    env.sim.shutdown().await;
+}
+
+// ---- 7. Zudu 409 ---------------------------------------------------------------------
+
+/// Asserts the server stalled on a conflict, in the binary's JSON output and the state.
+fn assert_conflict(env: &Env, out: &Output, name: &str, action: &str) {
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).expect("json output");
+    let key = format!("{NS}/{name}");
+    let server = v["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["server"] == json!(key))
+        .unwrap();
+    assert_eq!(server["action"], json!(action), "{v:#}");
+    let state = env.state_file();
+    let status = &state.get(&key).unwrap().status;
+    assert_eq!(
+        condition(status, "Stalled"),
+        ("True".to_string(), "Conflict".to_string()),
+        "{status:#?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zudu_conflict_on_create_stops_without_retry_storm() {
+    let env = Env::start().await;
+    env.registry(P::ZuduWrapped);
+    // Two McpServers with one displayName in one Zudu organization.
+    env.write(
+        "s.yaml",
+        &[
+            P::ZuduWrapped.server_yaml("a-first", "Same Name", ""),
+            P::ZuduWrapped.server_yaml("b-second", "Same Name", "  description: second\n"),
+        ]
+        .join("---\n"),
+    );
+    env.sim.clear_log();
+    let out = env.cli(&["apply", "-o", "json"], &[]).await;
+    assert_conflict(&env, &out, "b-second", "failed");
+    let writes = env.writes();
+    let statuses: Vec<_> = writes
+        .iter()
+        .map(|r| (r.method.as_str(), r.status))
+        .collect();
+    assert_eq!(
+        statuses,
+        vec![("POST", 201), ("POST", 409)],
+        "one attempt each: {:#?}",
+        calls(&writes)
+    );
+    // The next run finds the first server's record by name: it must not take it over.
+    let first_id = env.external_id("a-first");
+    env.sim.clear_log();
+    let out = env.cli(&["apply", "-o", "json"], &[]).await;
+    assert_conflict(&env, &out, "b-second", "refused");
+    assert_eq!(calls(&env.writes()), vec![], "no write for either server");
+    let state = env.state_file();
+    let second = &state.get(&format!("{NS}/b-second")).unwrap().status;
+    assert_eq!(second.external_id, None, "{second:#?}");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v.to_string().contains("already managed by t/a-first"),
+        "{v:#}"
+    );
+    let stored = env.sim.stored_record(Provider::Zudu, &first_id).unwrap();
+    assert_eq!(stored["description"], Value::Null, "{stored}");
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zudu_conflict_on_patch_stops_without_retry_storm() {
+    let env = Env::start().await;
+    env.registry(P::ZuduWrapped);
+    // Someone else's record holds the name this server's record is to get.
+    let url = format!("{}/api/mcp-servers", env.sim.base_url("zudu"));
+    let answer = reqwest::Client::new()
+        .post(&url)
+        .header("X-API-KEY", "key-1")
+        .header("X-API-SECRET", "zudu-secret")
+        .json(&json!({"config": {"name": "Taken", "url": "https://other.example.com/mcp"}}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    env.write("s.yaml", &P::ZuduWrapped.server_yaml("clash", "Mine", ""));
+    assert!(!env.apply().await.has_errors());
+    let id = env.external_id("clash");
+    env.write(
+        "s.yaml",
+        &P::ZuduWrapped.server_yaml("clash", "Taken", &format!("  externalId: {id}\n")),
+    );
+    for _ in 0..2 {
+        env.sim.clear_log();
+        let out = env.cli(&["apply", "-o", "json"], &[]).await;
+        assert_conflict(&env, &out, "clash", "failed");
+        assert_eq!(
+            calls(&env.writes()),
+            vec![(
+                "PATCH".into(),
+                P::ZuduWrapped.record_path(&id),
+                Some(json!({"config": {"name": "Taken"}}))
+            )],
+            "exactly one attempt per run"
+        );
+        assert!(env.writes().iter().all(|r| r.status == 409));
+    }
+    env.sim.shutdown().await;
+}
+
+// ---- 8. canary secrets ---------------------------------------------------------------
+
+const CANARIES: [&str; 5] = [
+    "canary-HEADER-5a1f",
+    "canary-CRED-9b2e",
+    "canary-KEY-77c3",
+    "canary-HEADER2-c0de",
+    "canary-CRED2-f00d",
+];
+
+fn assert_no_canary(what: &str, s: &str) {
+    for c in &CANARIES {
+        assert!(!s.contains(c), "{what} holds {c}:\n{s}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn canary_secrets_never_reach_output_logs_or_state() {
+    for format in ["text", "yaml", "json"] {
+        // Only the canary key is accepted, so a successful call proves it was sent.
+        let seed_dir = tempfile::tempdir().unwrap();
+        let seed = seed_dir.path().join("seed.yaml");
+        std::fs::write(
+            &seed,
+            "aitronos:\n  credentials: [{api_key: canary-KEY-77c3, user_id: usr_e2e}]\n",
+        )
+        .unwrap();
+        let env = Env::with(SimConfig {
+            seed: Some(seed),
+            ..SimConfig::default()
+        })
+        .await;
+        env.registry(P::Pais);
+        env.write(
+            "reg-aitronos.yaml",
+            &P::Aitronos.registry_yaml(&env.sim.base_url("aitronos"), "canary-KEY-77c3"),
+        );
+        let pais = P::Pais.server_yaml(
+            "docs",
+            "Docs",
+            "  headers:\n    - name: Authorization\n      valueFrom: {secretKeyRef: {name: docs-token, key: header}}\n",
+        );
+        let ait = P::Aitronos.server_yaml(
+            "gh",
+            "GitHub",
+            "  credentials:\n    authType: api_key\n    secretRef: {name: gh-creds}\n",
+        );
+        env.write("servers.yaml", &format!("{pais}---\n{ait}"));
+        env.write(
+            "s1.yaml",
+            &secret_yaml("docs-token", "header", "canary-HEADER-5a1f"),
+        );
+        env.write(
+            "s2.yaml",
+            &secret_yaml("gh-creds", "api_key", "canary-CRED-9b2e"),
+        );
+
+        let trace = [("RUST_LOG", "trace")];
+        let mut outputs = Vec::new();
+        let plan = env.cli(&["plan", "-o", format], &trace).await;
+        assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
+        outputs.push(("plan", plan));
+        let apply = env.cli(&["apply", "-o", format], &trace).await;
+        assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+        outputs.push(("apply", apply));
+        let (pais_id, ait_id) = (env.external_id("docs"), env.external_id("gh"));
+        // Rotate: the changed secret fields are shown and sent again.
+        env.write(
+            "s1.yaml",
+            &secret_yaml("docs-token", "header", "canary-HEADER2-c0de"),
+        );
+        env.write(
+            "s2.yaml",
+            &secret_yaml("gh-creds", "api_key", "canary-CRED2-f00d"),
+        );
+        let plan = env.cli(&["plan", "-o", format], &trace).await;
+        assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stdout));
+        outputs.push(("plan after rotation", plan));
+        let apply = env.cli(&["apply", "-o", format], &trace).await;
+        assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stdout));
+        outputs.push(("apply after rotation", apply));
+
+        for (what, out) in &outputs {
+            let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+            assert!(!stdout.is_empty(), "{what} -o {format}: empty stdout");
+            assert!(
+                stderr.contains("TRACE") || stderr.contains("DEBUG"),
+                "{what}: trace logging is on"
+            );
+            assert_no_canary(&format!("{what} -o {format} stdout"), &stdout);
+            assert_no_canary(&format!("{what} -o {format} stderr"), &stderr);
+        }
+        let state = std::fs::read_to_string(env.state()).unwrap();
+        assert_no_canary("state file", &state);
+        let log = serde_json::to_string(&env.sim.requests()).unwrap();
+        assert_no_canary("simulator log (masked)", &log);
+
+        // The registries did receive them.
+        let stored = env.sim.stored_record(Provider::Pais, &pais_id).unwrap();
+        assert!(
+            stored.to_string().contains("canary-HEADER2-c0de"),
+            "{stored}"
+        );
+        let stored = env.sim.stored_record(Provider::Aitronos, &ait_id).unwrap();
+        assert_eq!(
+            stored["credentials"],
+            json!({"api_key": "canary-CRED2-f00d"})
+        );
+        assert!(
+            env.sim
+                .requests()
+                .iter()
+                .filter(|r| r.provider == "aitronos")
+                .all(|r| r.status != 401),
+            "the canary key was accepted"
+        );
+        env.sim.shutdown().await;
+    }
+}
+
+// ---- 9. plan exit codes --------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_exit_codes_and_plan_never_writes() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.write(
+        "s.yaml",
+        &P::Pais.server_yaml("docs", "Docs", "  description: one\n"),
+    );
+    env.sim.clear_log();
+    let plan = env.cli(&["plan"], &[]).await;
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stderr));
+    assert!(
+        text(&plan.stdout).contains("would create"),
+        "{}",
+        text(&plan.stdout)
+    );
+    assert_eq!(calls(&env.writes()), vec![]);
+    assert!(!env.state().exists(), "plan created the state file");
+
+    let apply = env.cli(&["apply"], &[]).await;
+    assert_eq!(apply.status.code(), Some(0), "{}", text(&apply.stderr));
+    let state_before = std::fs::read(env.state()).unwrap();
+
+    env.sim.clear_log();
+    let plan = env.cli(&["plan"], &[]).await;
+    assert_eq!(plan.status.code(), Some(0), "{}", text(&plan.stdout));
+
+    env.write(
+        "s.yaml",
+        &P::Pais.server_yaml("docs", "Docs", "  description: two\n"),
+    );
+    let plan = env.cli(&["plan"], &[]).await;
+    assert_eq!(plan.status.code(), Some(2), "{}", text(&plan.stdout));
+    assert!(
+        text(&plan.stdout).contains("would patch 1 field"),
+        "{}",
+        text(&plan.stdout)
+    );
+
+    // A missing Secret, then a Secret lacking the key: exit 1, naming both.
+    let header = "  headers:\n    - name: Authorization\n      valueFrom: {secretKeyRef: {name: tok, key: the-key}}\n";
+    env.write("s.yaml", &P::Pais.server_yaml("docs", "Docs", header));
+    let plan = env.cli(&["plan"], &[]).await;
+    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan.stdout));
+    let all = format!("{}{}", text(&plan.stdout), text(&plan.stderr));
+    assert!(
+        all.contains("Secret t/tok not found") && all.contains("the-key"),
+        "names the Secret and key: {all}"
+    );
+    env.write("tok.yaml", &secret_yaml("tok", "other-key", "v"));
+    let plan = env.cli(&["plan"], &[]).await;
+    assert_eq!(plan.status.code(), Some(1), "{}", text(&plan.stdout));
+    let all = format!("{}{}", text(&plan.stdout), text(&plan.stderr));
+    assert!(
+        all.contains("Secret t/tok") && all.contains("\"the-key\""),
+        "names the Secret and key: {all}"
+    );
+
+    assert_eq!(calls(&env.writes()), vec![], "plan wrote to a registry");
+    assert_eq!(
+        std::fs::read(env.state()).unwrap(),
+        state_before,
+        "plan wrote the state"
+    );
+    env.sim.shutdown().await;
+}
+
+// ---- 10. delete ----------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_honours_policy_and_counts_404_as_done() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.registry(P::ZuduFlat);
+    env.write(
+        "servers.yaml",
+        &[
+            P::Pais.server_yaml("deleted", "Deleted", "  deletionPolicy: Delete\n"),
+            P::Pais.server_yaml("retained", "Retained", "  deletionPolicy: Retain\n"),
+            P::ZuduFlat.server_yaml("gone", "Gone", "  deletionPolicy: Delete\n"),
+        ]
+        .join("---\n"),
+    );
+    assert!(!env.apply().await.has_errors());
+    let ids = ["deleted", "retained", "gone"].map(|n| env.external_id(n));
+    // "gone" disappears behind mcpsync's back.
+    let url = format!(
+        "{}{}",
+        env.sim.base_url("zudu-flat"),
+        P::ZuduFlat.record_path(&ids[2])
+    );
+    let answer = reqwest::Client::new()
+        .delete(&url)
+        .header("X-API-KEY", "key-1")
+        .header("X-API-SECRET", "zudu-secret")
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success());
+    env.sim.clear_log();
+
+    let results = delete::delete(&env.opts(Mode::Apply), jiff::Timestamp::now())
+        .await
+        .unwrap();
+    let outcome = |n: &str| {
+        results
+            .iter()
+            .find(|r| r.server == format!("{NS}/{n}"))
+            .unwrap()
+            .outcome
+    };
+    assert_eq!(outcome("deleted"), DeleteOutcome::Deleted);
+    assert_eq!(outcome("retained"), DeleteOutcome::Retained);
+    assert_eq!(outcome("gone"), DeleteOutcome::AlreadyGone);
+    let writes = env.writes();
+    let mut deletes: Vec<_> = writes
+        .iter()
+        .map(|r| (r.provider.clone(), r.method.clone(), r.path.clone()))
+        .collect();
+    deletes.sort();
+    assert_eq!(
+        deletes,
+        vec![
+            ("pais".into(), "DELETE".into(), P::Pais.record_path(&ids[0])),
+            (
+                "zudu-flat".into(),
+                "DELETE".into(),
+                P::ZuduFlat.record_path(&ids[2])
+            ),
+        ]
+    );
+    assert!(env.sim.stored_record(Provider::Pais, &ids[0]).is_none());
+    assert!(env.sim.stored_record(Provider::Pais, &ids[1]).is_some());
+    assert!(env.state_file().is_empty(), "{:?}", env.state_file());
+    env.sim.shutdown().await;
+}
+
+// ---- 11. crash between POST and status write -----------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_between_post_and_status_write_adopts_instead_of_second_post() {
+    for p in [P::Pais, P::ZuduWrapped, P::Aitronos] {
+        let env = Env::start().await;
+        env.registry(p);
+        env.write("s.yaml", &p.server_yaml("s", "Crash Test", ""));
+        assert!(!env.apply().await.has_errors());
+        let id = env.external_id("s");
+        // The state as a crash after the POST would leave it: the intent, no id.
+        let mut state = env.state_file();
+        let key = format!("{NS}/s");
+        let mut entry = state.get(&key).unwrap().clone();
+        entry.status = Default::default();
+        entry.status.pending_create = Some(PendingCreate {
+            name: "Crash Test".to_string(),
+            time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
+        });
+        state.insert(key, entry);
+        state.save(&env.state()).unwrap();
+
+        let report = env.apply().await;
+        assert!(!report.has_errors(), "{p:?}: {report:#?}");
+        let posts: Vec<_> = env
+            .writes()
+            .into_iter()
+            .filter(|r| r.method == "POST")
+            .collect();
+        assert_eq!(calls(&posts), vec![], "{p:?}: second POST");
+        assert_eq!(env.external_id("s"), id, "{p:?}: adopted");
+        assert!(
+            env.state_file()
+                .get(&format!("{NS}/s"))
+                .unwrap()
+                .status
+                .pending_create
+                .is_none()
+        );
+        env.sim.shutdown().await;
+    }
+}
