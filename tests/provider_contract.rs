@@ -96,7 +96,7 @@ impl P {
 
 const SEED: &str = "\
 aitronos:
-  credentials: [{api_key: ait-key-good, user_id: usr_contract}]
+  credentials: [{api_key: ait-key-good, user_id: usr_contract}, {api_key: ait-key-other, user_id: usr_other}]
 composio:
   credentials: [{api_key: comp-key-good}]
 pais:
@@ -1217,5 +1217,138 @@ async fn names_round_trip_verbatim() {
         assert_eq!(rec.name.as_deref(), Some(name), "{p:?}");
         assert_eq!(c.get(&rec.id).await.unwrap().name.as_deref(), Some(name));
     }
+    sim.shutdown().await;
+}
+
+/// A `Retry-After` longer than the client waits inside a call comes back to the caller
+/// as `RateLimited` with the delay, after one request; a 503 without one is retried.
+#[tokio::test]
+async fn long_retry_after_is_returned_and_503_is_retried() {
+    let sim = start_sim().await;
+    for p in ALL {
+        let c = client(&sim, p);
+        let rec = c
+            .create(&minimal_fields(p, "slow down"), &write_ctx(p))
+            .await
+            .unwrap();
+        sim.clear_log();
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 429,
+            retry_after: Some(120),
+            count: 1,
+            drop: false,
+        });
+        let err = c.get(&rec.id).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::RateLimited, "{p:?}: {err:?}");
+        assert_eq!(err.retry_after, Some(Duration::from_secs(120)), "{p:?}");
+        assert_eq!(requests(&sim, p, "GET").len(), 1, "{p:?}");
+
+        let mut cfg = config(&sim, p);
+        cfg.max_retry_wait = Duration::ZERO;
+        let c = client_with(p, cfg, None);
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 503,
+            retry_after: Some(0),
+            count: 2,
+            drop: false,
+        });
+        assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id, "{p:?}");
+        let statuses: Vec<u16> = requests(&sim, p, "GET").iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![429, 503, 503, 200], "{p:?}");
+    }
+    sim.shutdown().await;
+}
+
+/// A dropped connection: a GET is sent again; a POST is not, so that a create the
+/// registry may have processed can never be made twice.
+#[tokio::test]
+async fn dropped_connections_retry_reads_but_never_creates() {
+    let sim = start_sim().await;
+    for p in ALL {
+        let c = client(&sim, p);
+        let rec = c
+            .create(&minimal_fields(p, "dropped"), &write_ctx(p))
+            .await
+            .unwrap();
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 0,
+            retry_after: None,
+            count: 1,
+            drop: true,
+        });
+        assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id, "{p:?}");
+        let statuses: Vec<u16> = requests(&sim, p, "GET").iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![0, 200], "{p:?}");
+
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 0,
+            retry_after: None,
+            count: 1,
+            drop: true,
+        });
+        let err = c
+            .create(&minimal_fields(p, "dropped twice"), &write_ctx(p))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unreachable, "{p:?}: {err:?}");
+        let posts: Vec<u16> = requests(&sim, p, "POST").iter().map(|r| r.status).collect();
+        assert_eq!(posts, vec![201, 0], "{p:?}: the create was not re-sent");
+    }
+    sim.shutdown().await;
+}
+
+/// Aitronos: only the owner may update (seed 000); 403 is `Unauthorized`.
+#[tokio::test]
+async fn aitronos_not_the_owner_is_unauthorized() {
+    let sim = start_sim().await;
+    let p = P::Aitronos;
+    let rec = client(&sim, p)
+        .create(&minimal_fields(p, "owned"), &write_ctx(p))
+        .await
+        .unwrap();
+    let other = client_with(p, config(&sim, p), Some("ait-key-other"));
+    let change = Change {
+        field: Field::Enabled,
+        value: Some(json!(false)),
+    };
+    let err = other
+        .patch(&rec.id, &[change], &WriteContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Unauthorized, "{err:?}");
+    assert_eq!(err.status, Some(403));
+    assert!(!err.message.contains("ait-key-other"), "{}", err.message);
+    let err = other.delete(&rec.id).await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Unauthorized, "{err:?}");
+    sim.shutdown().await;
+}
+
+/// PAIS: DELETE answers 409 without a body while the server's tools are linked to an
+/// agent (providers.md): `Conflict`.
+#[tokio::test]
+async fn pais_delete_while_linked_is_conflict() {
+    let sim = start_sim().await;
+    let p = P::Pais;
+    let c = client(&sim, p);
+    let rec = c
+        .create(&minimal_fields(p, "linked"), &write_ctx(p))
+        .await
+        .unwrap();
+    let admin = format!("http://{}/_sim/records/pais/{}/linked", sim.addr(), rec.id);
+    let answer = reqwest::Client::new()
+        .put(admin)
+        .json(&json!({"linked": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let err = c.delete(&rec.id).await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Conflict, "{err:?}");
+    assert_eq!(err.status, Some(409));
+    assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id);
     sim.shutdown().await;
 }
