@@ -79,9 +79,11 @@ fn main() -> ExitCode {
         Command::Plan(args) => block_on(plan_or_apply(args, Mode::Plan)),
         Command::Apply(args) => block_on(plan_or_apply(args, Mode::Apply)),
         Command::Delete(args) => block_on(delete(args)),
-        Command::Demo { examples } => {
-            block_on(async { mcpsync::local::demo::demo(examples).await.map(|()| ExitCode::SUCCESS) })
-        }
+        Command::Demo { examples } => block_on(async {
+            mcpsync::local::demo::demo(examples)
+                .await
+                .map(|()| ExitCode::SUCCESS)
+        }),
         Command::Sim(args) => mcpsync::sim::cli::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
@@ -97,16 +99,28 @@ fn main() -> ExitCode {
 fn init_logging() {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init().ok();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init()
+        .ok();
 }
 
-fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(f: F) -> anyhow::Result<ExitCode> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(f)
+fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
+    f: F,
+) -> anyhow::Result<ExitCode> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(f)
 }
 
 async fn plan_or_apply(args: FileArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     let report = run::run(&args.options(mode), jiff::Timestamp::now()).await?;
-    print!("{}", output::render(&report, mode, args.output).map_err(anyhow::Error::msg)?);
+    print!(
+        "{}",
+        output::render(&report, mode, args.output).map_err(anyhow::Error::msg)?
+    );
     Ok(match (mode, report.has_errors(), report.has_changes()) {
         (_, true, _) => ExitCode::from(1),
         (Mode::Plan, false, true) => ExitCode::from(2),
@@ -115,8 +129,18 @@ async fn plan_or_apply(args: FileArgs, mode: Mode) -> anyhow::Result<ExitCode> {
 }
 
 async fn delete(args: FileArgs) -> anyhow::Result<ExitCode> {
-    let results = mcpsync::local::delete::delete(&args.options(Mode::Apply), jiff::Timestamp::now()).await?;
-    print!("{}", output::render_deletes(&results, args.output).map_err(anyhow::Error::msg)?);
-    let failed = results.iter().any(|r| r.outcome == mcpsync::local::delete::DeleteOutcome::Failed);
-    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let results =
+        mcpsync::local::delete::delete(&args.options(Mode::Apply), jiff::Timestamp::now()).await?;
+    print!(
+        "{}",
+        output::render_deletes(&results, args.output).map_err(anyhow::Error::msg)?
+    );
+    let failed = results
+        .iter()
+        .any(|r| r.outcome == mcpsync::local::delete::DeleteOutcome::Failed);
+    Ok(if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

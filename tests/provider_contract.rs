@@ -994,6 +994,21 @@ fn probes() -> Vec<(Probe, bool)> {
             ok,
         );
     }
+    // Aitronos: transport_type sse or streamable_http (providers.md).
+    for (canonical, remote, ok) in [
+        ("Sse", "sse", true),
+        ("StreamableHttp", "streamable_http", true),
+        ("WebSocket", "WebSocket", false),
+    ] {
+        add(
+            P::Aitronos,
+            Field::Transport,
+            "transport_type",
+            json!(canonical),
+            json!(remote),
+            ok,
+        );
+    }
     // Composio: 4-30 characters, letters, digits, spaces, hyphens (seed 001).
     for (name, ok) in [
         ("Abcd".to_string(), true),
@@ -1024,6 +1039,21 @@ fn probes() -> Vec<(Probe, bool)> {
         json!("https://ok.example.com"),
         true,
     );
+    // PAIS: transport STREAMABLE_HTTP or SSE (seed 002).
+    for (canonical, remote, ok) in [
+        ("Sse", "SSE", true),
+        ("StreamableHttp", "STREAMABLE_HTTP", true),
+        ("WebSocket", "WebSocket", false),
+    ] {
+        add(
+            P::Pais,
+            Field::Transport,
+            "transport",
+            json!(canonical),
+            json!(remote),
+            ok,
+        );
+    }
     // Zudu: lengths, url scheme, enums; WebSocket and auto_approve_read_only only with
     // the flat body (seeds 003, 004).
     for p in [P::Zudu, P::ZuduFlat] {
@@ -1037,6 +1067,9 @@ fn probes() -> Vec<(Probe, bool)> {
                 json!(long(n)),
                 ok,
             );
+            // Lengths count characters, not bytes.
+            let wide = "\u{e9}".repeat(n);
+            add(p, Field::DisplayName, "name", json!(wide), json!(wide), ok);
         }
         for (n, ok) in [(1000, true), (1001, false)] {
             add(

@@ -14,7 +14,9 @@ use crate::sim::{self, LoggedRequest, SimConfig};
 
 /// Runs the demo on `examples` and prints what happened.
 pub async fn demo(examples: PathBuf) -> anyhow::Result<()> {
-    let sim = sim::start(SimConfig::default()).await.context("starting the simulator")?;
+    let sim = sim::start(SimConfig::default())
+        .await
+        .context("starting the simulator")?;
     let state_dir = tempfile::tempdir().context("creating a temporary state directory")?;
     let urls: Vec<(ProviderKind, String)> = [
         (ProviderKind::Aitronos, "aitronos"),
@@ -31,12 +33,21 @@ pub async fn demo(examples: PathBuf) -> anyhow::Result<()> {
         state_path: state_dir.path().join("state.yaml"),
         mode: Mode::Apply,
         base_url_override: Some(Arc::new(move |kind| {
-            urls.iter().find(|(k, _)| *k == kind).map(|(_, u)| u.clone()).unwrap_or_default()
+            urls.iter()
+                .find(|(k, _)| *k == kind)
+                .map(|(_, u)| u.clone())
+                .unwrap_or_default()
         })),
     };
-    println!("mcpsync demo: simulator of aitronos, composio, pais and zudu on {}\n", sim.addr());
+    println!(
+        "mcpsync demo: simulator of aitronos, composio, pais and zudu on {}\n",
+        sim.addr()
+    );
 
-    println!("== 1. apply -f {} (first time: records are created)\n", examples.display());
+    println!(
+        "== 1. apply -f {} (first time: records are created)\n",
+        examples.display()
+    );
     step(&opts, &sim).await?;
 
     println!("== 2. apply again: every record already equals its manifest\n");
@@ -55,9 +66,15 @@ pub async fn demo(examples: PathBuf) -> anyhow::Result<()> {
 async fn step(opts: &RunOptions, sim: &sim::SimHandle) -> anyhow::Result<usize> {
     sim.clear_log();
     let report = run::run(opts, jiff::Timestamp::now()).await?;
-    print!("{}", output::render(&report, Mode::Apply, Format::Text).map_err(anyhow::Error::msg)?);
+    print!(
+        "{}",
+        output::render(&report, Mode::Apply, Format::Text).map_err(anyhow::Error::msg)?
+    );
     let requests = sim.requests();
-    println!("\nrequests received by the registries ({}):", requests.len());
+    println!(
+        "\nrequests received by the registries ({}):",
+        requests.len()
+    );
     for r in &requests {
         println!("  {}", describe(r));
     }
@@ -66,9 +83,16 @@ async fn step(opts: &RunOptions, sim: &sim::SimHandle) -> anyhow::Result<usize> 
 }
 
 fn describe(r: &LoggedRequest) -> String {
-    let query = r.query.as_deref().map(|q| format!("?{q}")).unwrap_or_default();
+    let query = r
+        .query
+        .as_deref()
+        .map(|q| format!("?{q}"))
+        .unwrap_or_default();
     let body = r.body.as_ref().map(|b| format!(" {b}")).unwrap_or_default();
-    format!("{} {} /{}{}{query} -> {}{body}", r.provider, r.method, r.provider, r.path, r.status)
+    format!(
+        "{} {} /{}{}{query} -> {}{body}",
+        r.provider, r.method, r.provider, r.path, r.status
+    )
 }
 
 /// Changes one Composio record behind mcpsync's back, as a person in a web UI would.
@@ -90,6 +114,9 @@ async fn drift_composio(sim: &sim::SimHandle, opts: &RunOptions) -> anyhow::Resu
         .send()
         .await
         .context("renaming the record in the simulator")?;
-    println!("(PATCH {url} name=\"Renamed in UI\" -> {})\n", answer.status().as_u16());
+    println!(
+        "(PATCH {url} name=\"Renamed in UI\" -> {})\n",
+        answer.status().as_u16()
+    );
     Ok(())
 }

@@ -120,7 +120,9 @@ fn server_text(out: &mut String, s: &ServerResult, mode: Mode) {
 pub fn render_deletes(results: &[DeleteResult], format: Format) -> Result<String, String> {
     match format {
         Format::Yaml => serde_saphyr::to_string(&results).map_err(|e| e.to_string()),
-        Format::Json => serde_json::to_string_pretty(results).map(|s| s + "\n").map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(results)
+            .map(|s| s + "\n")
+            .map_err(|e| e.to_string()),
         Format::Text => {
             let mut out = String::new();
             for r in results {
