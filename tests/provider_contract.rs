@@ -1385,3 +1385,97 @@ async fn pais_delete_while_linked_is_conflict() {
     assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id);
     sim.shutdown().await;
 }
+
+/// A write-only field changed alone: the PATCH holds that field only, the registry
+/// stores it, and the readable fields are untouched.
+#[tokio::test]
+async fn write_only_fields_patch_alone_and_are_stored() {
+    let sim = start_sim().await;
+    let cases = [
+        (
+            P::Aitronos,
+            Field::Credentials,
+            json!({"api_key": "rotated-1"}),
+            json!({"credentials": {"api_key": "***"}}),
+            "credentials",
+            json!({"api_key": "rotated-1"}),
+        ),
+        (
+            P::Pais,
+            Field::Headers,
+            json!({"X-Token": "rotated-2"}),
+            json!({"headers": [{"name": "X-Token", "value": "***", "is_secret": true}]}),
+            "headers",
+            json!([{"name": "X-Token", "value": "rotated-2", "is_secret": true}]),
+        ),
+        (
+            P::Zudu,
+            Field::SecretTokenId,
+            json!("sec_rotated"),
+            json!({"config": {"secret_token": {"secret_id": "***"}}}),
+            "secret_token",
+            json!({"secret_id": "sec_rotated"}),
+        ),
+        (
+            P::ZuduFlat,
+            Field::SecretTokenId,
+            json!("sec_rotated"),
+            json!({"secret_token": {"secret_id": "***"}}),
+            "secret_token",
+            json!({"secret_id": "sec_rotated"}),
+        ),
+    ];
+    for (p, field, value, logged, key, stored) in cases {
+        let c = client(&sim, p);
+        let created = c
+            .create(&full_fields(p, "Write Only"), &write_ctx(p))
+            .await
+            .unwrap();
+        let change = Change {
+            field,
+            value: Some(value),
+        };
+        let patched = c
+            .patch(&created.id, &[change], &write_ctx(p))
+            .await
+            .unwrap();
+        assert_eq!(patched.fields, created.fields, "{p:?}");
+        assert_eq!(last_body(&sim, p, "PATCH"), logged, "{p:?}");
+        let record = sim.stored_record(p.sim(), &created.id).unwrap();
+        assert_eq!(record[key], stored, "{p:?}");
+    }
+    sim.shutdown().await;
+}
+
+/// The simulator's own rate limit: its `Retry-After` is waited out by every caller of
+/// the client, and every call ends well.
+#[tokio::test]
+async fn registry_rate_limit_is_waited_out_by_all_callers() {
+    let sim = start_sim().await;
+    let p = P::Pais;
+    let c = client(&sim, p);
+    let rec = c
+        .create(&minimal_fields(p, "bucket"), &write_ctx(p))
+        .await
+        .unwrap();
+    sim.faults().set_rate_limit(mcpsync::sim::RateLimit {
+        provider: p.sim(),
+        per_minute: 120,
+        burst: Some(2),
+    });
+    sim.clear_log();
+    let start = Instant::now();
+    let calls = (0..5).map(|_| c.get(&rec.id));
+    for result in futures::future::join_all(calls).await {
+        assert_eq!(result.unwrap().id, rec.id);
+    }
+    let statuses: Vec<u16> = requests(&sim, p, "GET").iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(start.elapsed() >= Duration::from_millis(950));
+    sim.shutdown().await;
+}
