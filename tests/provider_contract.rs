@@ -346,6 +346,14 @@ async fn round_trip(p: P) {
     assert_eq!(created.name.as_deref(), Some(name), "{p:?}");
     assert_eq!(created.fields, readable(&c, &sent), "{p:?}: create answer");
     assert_write_only_stored(&sim, p, &created.id);
+    // Timestamps in each vendor's unit (ISO-8601, Unix seconds, Unix milliseconds)
+    // decode to about now.
+    let updated = created.updated_at.expect("updated_at decoded");
+    let skew = jiff::Timestamp::now().duration_since(updated).abs();
+    assert!(
+        skew < jiff::SignedDuration::from_secs(120),
+        "{p:?}: {updated}"
+    );
 
     let got = c.get(&created.id).await.unwrap();
     assert_eq!(got.id, created.id, "{p:?}");
@@ -588,9 +596,24 @@ async fn pais_null_resets_a_field() {
         .create(&full_fields(p, "Contract Reset"), &write_ctx(p))
         .await
         .unwrap();
-    for field in [Field::Description, Field::DocumentationUrl, Field::Headers] {
+    for field in [
+        Field::DisplayName,
+        Field::Description,
+        Field::DocumentationUrl,
+        Field::Headers,
+    ] {
         assert!(c.model().field_rule(field).unwrap().null_resets);
     }
+    // url and transport are required: the model never resets them, the registry refuses.
+    let http = reqwest::Client::new();
+    let path = format!("/api/v1/control/mcp-servers/{}", created.id);
+    for (field, key) in [(Field::Url, "url"), (Field::Transport, "transport")] {
+        assert!(!c.model().field_rule(field).unwrap().null_resets);
+        let body = json!({ key: null });
+        let status = raw(&http, &sim, p, reqwest::Method::PATCH, &path, &body).await;
+        assert_eq!(status, 422, "{key}: null");
+    }
+    sim.clear_log();
     let reset = Change {
         field: Field::Description,
         value: None,
@@ -601,6 +624,16 @@ async fn pais_null_resets_a_field() {
     expected.remove(&Field::Description);
     assert_eq!(patched.fields, expected);
     assert_eq!(c.get(&created.id).await.unwrap().fields, expected);
+
+    let reset = Change {
+        field: Field::DisplayName,
+        value: None,
+    };
+    let patched = c.patch(&created.id, &[reset], &write_ctx(p)).await.unwrap();
+    assert_eq!(last_body(&sim, p, "PATCH"), json!({"name": null}));
+    expected.remove(&Field::DisplayName);
+    assert_eq!(patched.fields, expected);
+    assert_eq!(patched.name, None);
 
     let reset = Change {
         field: Field::Headers,
