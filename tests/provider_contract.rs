@@ -813,6 +813,14 @@ async fn wrong_credentials_are_unauthorized() {
             "{p:?}: {}",
             err.message
         );
+        // The vendor's own message, read from its error envelope.
+        let vendor = match p {
+            P::Aitronos => "Authentication required (UNAUTHORIZED)",
+            P::Composio => "Invalid API key",
+            P::Pais => "Invalid authentication credentials",
+            P::Zudu | P::ZuduFlat => "Unauthorized: Missing or invalid API key/secret",
+        };
+        assert!(err.message.contains(vendor), "{p:?}: {}", err.message);
         let err = c.list_all(None).await.unwrap_err();
         assert_eq!(err.class, ErrorClass::Unauthorized, "{p:?}");
         let err = c
@@ -1523,5 +1531,33 @@ async fn registry_rate_limit_is_waited_out_by_all_callers() {
     );
     assert!(statuses.contains(&429), "{statuses:?}");
     assert!(start.elapsed() >= Duration::from_millis(950));
+    sim.shutdown().await;
+}
+
+/// Composio takes the key in `x-user-api-key` as well (seed 001, UserApiKeyAuth).
+#[tokio::test]
+async fn composio_user_api_key_header() {
+    let sim = start_sim().await;
+    let mut spec = P::Composio.spec();
+    if let ProviderSpec::Composio(c) = &mut spec {
+        c.key_header = Some(mcpsync::api::ComposioKeyHeader::XUserApiKey);
+    }
+    for (secret, ok) in [("comp-key-good", true), (WRONG_SECRET, false)] {
+        let model = model_for(&spec);
+        let headers = model.auth_headers();
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers[0].header, "x-user-api-key");
+        let auth = headers
+            .into_iter()
+            .map(|h| (h, SecretValue::new(secret)))
+            .collect();
+        let c = RegistryClient::new(model, config(&sim, P::Composio), auth).unwrap();
+        let result = c.list_all(None).await;
+        if ok {
+            assert!(result.unwrap().is_empty());
+        } else {
+            assert_eq!(result.unwrap_err().class, ErrorClass::Unauthorized);
+        }
+    }
     sim.shutdown().await;
 }
