@@ -962,7 +962,67 @@ async fn server_error_burst_is_unreachable() {
         assert_eq!(requests(&sim, p, "GET").len(), 3, "{p:?}");
         sim.faults().clear();
         assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id);
+
+        // A POST answered 500 may have been processed: never sent again.
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 500,
+            retry_after: None,
+            count: 10,
+            drop: false,
+        });
+        let err = c
+            .create(&minimal_fields(p, "flaky two"), &write_ctx(p))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unreachable, "{p:?}: {err:?}");
+        let posts: Vec<u16> = requests(&sim, p, "POST").iter().map(|r| r.status).collect();
+        assert_eq!(posts, vec![201, 500], "{p:?}");
+        sim.faults().clear();
+
+        // A POST answered 429 was not processed: sent again, one record made.
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 429,
+            retry_after: Some(0),
+            count: 1,
+            drop: false,
+        });
+        let made = c
+            .create(&minimal_fields(p, "limited post"), &write_ctx(p))
+            .await
+            .unwrap();
+        let posts: Vec<u16> = requests(&sim, p, "POST").iter().map(|r| r.status).collect();
+        assert_eq!(posts, vec![201, 500, 429, 201], "{p:?}");
+        let named = c.list_all(Some("limited post")).await.unwrap();
+        assert_eq!(named.len(), 1, "{p:?}");
+        assert_eq!(named[0].id, made.id);
     }
+    sim.shutdown().await;
+}
+
+/// Composio names: the simulator assumes them unique among live servers (409); the
+/// client classifies that as `Conflict` and does not retry.
+#[tokio::test]
+async fn composio_duplicate_name_is_conflict() {
+    let sim = start_sim().await;
+    let p = P::Composio;
+    let c = client(&sim, p);
+    c.create(&minimal_fields(p, "Taken Name"), &write_ctx(p))
+        .await
+        .unwrap();
+    let err = c
+        .create(&minimal_fields(p, "Taken Name"), &write_ctx(p))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Conflict, "{err:?}");
+    assert!(
+        err.message
+            .contains("MCP server with name 'Taken Name' already exists"),
+        "{}",
+        err.message
+    );
+    assert_eq!(requests(&sim, p, "POST").len(), 2);
     sim.shutdown().await;
 }
 
