@@ -1193,6 +1193,7 @@ fn probes() -> Vec<(Probe, bool)> {
             ("http://plain.example.com", true),
             ("ftp://files.example.com", false),
             ("example.com/mcp", false),
+            ("HTTPS://upper.example.com", false),
         ] {
             add(p, Field::Url, "url", json!(url), json!(url), ok);
         }
@@ -1619,5 +1620,47 @@ async fn composio_user_api_key_header() {
             assert_eq!(result.unwrap_err().class, ErrorClass::Unauthorized);
         }
     }
+    sim.shutdown().await;
+}
+
+/// Aitronos create does not list `is_active` (providers.md): the client leaves it out of
+/// the POST (the registry would answer 422), the record starts enabled, and one PATCH of
+/// that field alone sets it, as the follow-up patch after create does.
+#[tokio::test]
+async fn aitronos_enabled_false_needs_a_patch_after_create() {
+    let sim = start_sim().await;
+    let p = P::Aitronos;
+    let c = client(&sim, p);
+    let mut sent = minimal_fields(p, "disabled");
+    sent.insert(Field::Enabled, json!(false));
+    let created = c.create(&sent, &write_ctx(p)).await.unwrap();
+    let post = last_body(&sim, p, "POST");
+    let keys: BTreeSet<&str> = post
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from([
+            "name",
+            "server_url",
+            "transport_type",
+            "auth_type",
+            "organization_id"
+        ])
+    );
+    assert_eq!(created.fields.get(&Field::Enabled), Some(&json!(true)));
+    let change = Change {
+        field: Field::Enabled,
+        value: Some(json!(false)),
+    };
+    let patched = c
+        .patch(&created.id, &[change], &write_ctx(p))
+        .await
+        .unwrap();
+    assert_eq!(last_body(&sim, p, "PATCH"), json!({"is_active": false}));
+    assert_eq!(patched.fields.get(&Field::Enabled), Some(&json!(false)));
     sim.shutdown().await;
 }
