@@ -1350,20 +1350,27 @@ async fn registry_only_constraints_are_rejected_with_the_vendor_message() {
     sim.shutdown().await;
 }
 
-/// Names travel verbatim: what was sent is what is read back, spaces included, or the
-/// engine would see drift forever.
+/// Names travel verbatim: what was sent is what is read back, spaces and characters
+/// that need escaping in a query included, or the engine would see drift forever.
 #[tokio::test]
 async fn names_round_trip_verbatim() {
     let sim = start_sim().await;
-    for p in ALL {
+    let odd = "R&D = tools #1 / \u{fc}?x+y";
+    for (p, name) in ALL
+        .iter()
+        .map(|p| (*p, " Padded Name "))
+        .chain([P::Aitronos, P::Pais, P::Zudu, P::ZuduFlat].map(|p| (p, odd)))
+    {
         let c = client(&sim, p);
-        let name = " Padded Name ";
         let rec = c
             .create(&minimal_fields(p, name), &write_ctx(p))
             .await
             .unwrap();
         assert_eq!(rec.name.as_deref(), Some(name), "{p:?}");
         assert_eq!(c.get(&rec.id).await.unwrap().name.as_deref(), Some(name));
+        let named = c.list_all(Some(name)).await.unwrap();
+        assert_eq!(named.len(), 1, "{p:?}: by name");
+        assert_eq!(named[0].id, rec.id);
     }
     sim.shutdown().await;
 }
