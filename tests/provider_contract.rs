@@ -1671,3 +1671,31 @@ async fn aitronos_enabled_false_needs_a_patch_after_create() {
     assert_eq!(patched.fields.get(&Field::Enabled), Some(&json!(false)));
     sim.shutdown().await;
 }
+
+/// A registry slower than the client's timeout: `Unreachable`, reads retried.
+#[tokio::test]
+async fn slow_registry_times_out_as_unreachable() {
+    let sim = start_sim().await;
+    let p = P::Zudu;
+    let c = client(&sim, p);
+    let rec = c
+        .create(&minimal_fields(p, "slow"), &write_ctx(p))
+        .await
+        .unwrap();
+    sim.faults()
+        .set_latency(Some(p.sim()), Duration::from_millis(600));
+    let mut cfg = config(&sim, p);
+    cfg.timeout = Duration::from_millis(150);
+    cfg.max_attempts = 2;
+    let slow = client_with(p, cfg, None);
+    let start = Instant::now();
+    let err = slow.get(&rec.id).await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Unreachable, "{err:?}");
+    assert_eq!(err.status, None);
+    assert!(err.message.contains("no answer within"), "{}", err.message);
+    assert_eq!(slow.stats().requests, 2);
+    assert!(start.elapsed() < Duration::from_secs(3));
+    sim.faults().set_latency(Some(p.sim()), Duration::ZERO);
+    assert_eq!(slow.get(&rec.id).await.unwrap().id, rec.id);
+    sim.shutdown().await;
+}
