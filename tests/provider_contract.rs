@@ -355,15 +355,13 @@ async fn round_trip(p: P) {
         "{p:?}: {updated}"
     );
 
+    // Nothing changed in between: GET and LIST give the very same record.
     let got = c.get(&created.id).await.unwrap();
-    assert_eq!(got.id, created.id, "{p:?}");
-    assert_eq!(got.fields, created.fields, "{p:?}: GET");
-    assert_eq!(got.name, created.name, "{p:?}");
+    assert_eq!(got, created, "{p:?}: GET");
 
     let listed = c.list_all(None).await.unwrap();
     assert_eq!(listed.len(), 1, "{p:?}: {listed:?}");
-    assert_eq!(listed[0].id, created.id, "{p:?}");
-    assert_eq!(listed[0].fields, created.fields, "{p:?}: LIST");
+    assert_eq!(listed[0], created, "{p:?}: LIST");
     let named = c.list_all(Some(name)).await.unwrap();
     assert_eq!(named.len(), 1, "{p:?}");
     assert_eq!(named[0].id, created.id, "{p:?}");
