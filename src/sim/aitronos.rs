@@ -239,9 +239,11 @@ fn check_url(value: &Value) -> Result<String, Response> {
     }
 }
 
+/// Seed 000 documents no trimming: a name is stored as sent, so that it reads back
+/// exactly (a blank one is still refused).
 fn check_name(value: &Value) -> Result<String, Response> {
-    match value.as_str().map(str::trim) {
-        Some(name) if !name.is_empty() && name.len() <= 255 => Ok(name.to_string()),
+    match value.as_str() {
+        Some(name) if !name.trim().is_empty() && name.len() <= 255 => Ok(name.to_string()),
         _ => Err(invalid(
             "name must be a non-empty string of at most 255 characters",
         )),

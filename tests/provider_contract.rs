@@ -1,0 +1,1699 @@
+//! Provider contract tests: the real `RegistryClient` of each provider against the
+//! in-process registry simulator, over loopback.
+//!
+//! The provider clients (`src/provider/`) and the simulator (`src/sim/`) are two
+//! independent readings of the vendors' documents (`seeds/`, `providers.md`). These tests
+//! are where they meet: every value one side produces must be understood by the other,
+//! and every documented constraint must be enforced the same way by both.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+use mcpsync::api::{
+    AitronosProvider, Availability, ComposioProvider, PaisProvider, ProviderSpec, SecretKeyRef,
+    ZuduBodyStyle, ZuduProvider,
+};
+use mcpsync::engine::field::Field;
+use mcpsync::provider::http::{ClientConfig, RegistryClient};
+use mcpsync::provider::{Change, ErrorClass, RemoteRecord, WriteContext, model_for};
+use mcpsync::secret::SecretValue;
+use mcpsync::sim::{LoggedRequest, NextFault, Provider, SimConfig, SimHandle};
+use serde_json::{Value, json};
+
+const WRONG_SECRET: &str = "wrong-credential-canary-7c1e";
+const AITRONOS_ORG: &str = "org_contract";
+
+/// The five registry dialects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum P {
+    Aitronos,
+    Composio,
+    Pais,
+    Zudu,
+    ZuduFlat,
+}
+
+const ALL: [P; 5] = [P::Aitronos, P::Composio, P::Pais, P::Zudu, P::ZuduFlat];
+
+impl P {
+    fn sim(self) -> Provider {
+        match self {
+            P::Aitronos => Provider::Aitronos,
+            P::Composio => Provider::Composio,
+            P::Pais => Provider::Pais,
+            P::Zudu => Provider::Zudu,
+            P::ZuduFlat => Provider::ZuduFlat,
+        }
+    }
+
+    fn prefix(self) -> &'static str {
+        self.sim().as_str()
+    }
+
+    fn spec(self) -> ProviderSpec {
+        let r = |key: &str| SecretKeyRef {
+            name: "registry".into(),
+            key: key.into(),
+            namespace: None,
+        };
+        match self {
+            P::Aitronos => ProviderSpec::Aitronos(AitronosProvider {
+                api_key_secret_ref: r("api-key"),
+                organization_id: AITRONOS_ORG.into(),
+            }),
+            P::Composio => ProviderSpec::Composio(ComposioProvider {
+                api_key_secret_ref: r("api-key"),
+                key_header: None,
+            }),
+            P::Pais => ProviderSpec::Pais(PaisProvider {
+                token_secret_ref: r("token"),
+            }),
+            P::Zudu | P::ZuduFlat => ProviderSpec::Zudu(ZuduProvider {
+                api_key_secret_ref: r("api-key"),
+                api_secret_secret_ref: r("api-secret"),
+                body_style: Some(if self == P::Zudu {
+                    ZuduBodyStyle::Wrapped
+                } else {
+                    ZuduBodyStyle::Flat
+                }),
+            }),
+        }
+    }
+
+    /// The credential the seeded simulator accepts for the secret key `key`.
+    fn good_secret(self, key: &str) -> &'static str {
+        match (self, key) {
+            (P::Aitronos, _) => "ait-key-good",
+            (P::Composio, _) => "comp-key-good",
+            (P::Pais, _) => "pais-token-good",
+            (P::Zudu | P::ZuduFlat, "api-secret") => "s3cr3t_good",
+            (P::Zudu | P::ZuduFlat, _) => "sk_good",
+        }
+    }
+}
+
+const SEED: &str = "\
+aitronos:
+  credentials: [{api_key: ait-key-good, user_id: usr_contract}, {api_key: ait-key-other, user_id: usr_other}]
+composio:
+  credentials: [{api_key: comp-key-good}]
+pais:
+  credentials: [{token: pais-token-good}]
+zudu:
+  credentials: [{api_key: sk_good, api_secret: s3cr3t_good, organization_id: org_contract}]
+zudu-flat:
+  credentials: [{api_key: sk_good, api_secret: s3cr3t_good, organization_id: org_contract}]
+";
+
+/// A simulator of its own for one test, with credentials seeded so that wrong ones are
+/// refused. New records stay pending for a minute, so availability only changes when a
+/// test says so.
+async fn start_sim() -> SimHandle {
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let path: PathBuf = std::env::temp_dir().join(format!(
+        "mcpsync-contract-seed-{}-{}.yaml",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::write(&path, SEED).unwrap();
+    let config = SimConfig {
+        seed: Some(path.clone()),
+        availability_delay: Duration::from_secs(60),
+        ..SimConfig::default()
+    };
+    let sim = mcpsync::sim::start(config).await.unwrap();
+    let _ = std::fs::remove_file(&path);
+    assert!(sim.addr().ip().is_loopback());
+    sim
+}
+
+fn config(sim: &SimHandle, p: P) -> ClientConfig {
+    let mut c = ClientConfig::new(sim.base_url(p.prefix()).parse().unwrap());
+    c.allow_insecure_http = true;
+    c.requests_per_second = 2000.0;
+    c.burst = 200;
+    c.min_backoff = Duration::from_millis(20);
+    c.max_backoff = Duration::from_millis(50);
+    c.timeout = Duration::from_secs(5);
+    c
+}
+
+fn client_with(p: P, cfg: ClientConfig, secret: Option<&str>) -> RegistryClient {
+    let model = model_for(&p.spec());
+    let auth = model
+        .auth_headers()
+        .into_iter()
+        .map(|h| {
+            let value = secret.unwrap_or_else(|| p.good_secret(&h.secret.key));
+            (h, SecretValue::new(value))
+        })
+        .collect();
+    RegistryClient::new(model, cfg, auth).unwrap()
+}
+
+fn client(sim: &SimHandle, p: P) -> RegistryClient {
+    client_with(p, config(sim, p), None)
+}
+
+/// A request straight to the simulator with the right credentials, bypassing the
+/// client (and its model) entirely.
+async fn raw(
+    http: &reqwest::Client,
+    sim: &SimHandle,
+    p: P,
+    method: reqwest::Method,
+    path: &str,
+    body: &Value,
+) -> u16 {
+    let mut req = http
+        .request(method, format!("{}{path}", sim.base_url(p.prefix())))
+        .json(body);
+    for h in model_for(&p.spec()).auth_headers() {
+        req = req.header(
+            h.header,
+            format!("{}{}", h.prefix, p.good_secret(&h.secret.key)),
+        );
+    }
+    req.send().await.unwrap().status().as_u16()
+}
+
+fn requests(sim: &SimHandle, p: P, method: &str) -> Vec<LoggedRequest> {
+    sim.requests()
+        .into_iter()
+        .filter(|r| r.provider == p.prefix() && r.method == method)
+        .collect()
+}
+
+fn last_body(sim: &SimHandle, p: P, method: &str) -> Value {
+    let all = requests(sim, p, method);
+    let last = all.last().unwrap_or_else(|| panic!("no {method} logged"));
+    last.body.clone().unwrap_or(Value::Null)
+}
+
+fn fields(pairs: &[(Field, Value)]) -> BTreeMap<Field, Value> {
+    pairs.iter().cloned().collect()
+}
+
+/// The readable part of `sent`: what a GET must give back.
+fn readable(client: &RegistryClient, sent: &BTreeMap<Field, Value>) -> BTreeMap<Field, Value> {
+    sent.iter()
+        .filter(|(f, _)| !client.model().field_rule(**f).unwrap().write_only)
+        .map(|(f, v)| (*f, v.clone()))
+        .collect()
+}
+
+/// Every field the provider supports, with canonical values (`engine/field.rs`).
+fn full_fields(p: P, name: &str) -> BTreeMap<Field, Value> {
+    match p {
+        P::Aitronos => fields(&[
+            (Field::DisplayName, json!(name)),
+            (Field::Url, json!("https://github-mcp.example.com/mcp")),
+            (Field::Transport, json!("Sse")),
+            (Field::Enabled, json!(true)),
+            (
+                Field::Credentials,
+                json!({"api_key": "cred-value-1", "extra": "cred-value-2"}),
+            ),
+            (
+                Field::Tools,
+                json!({"enabled": true, "allowed": ["list_issues", "search_code"]}),
+            ),
+        ]),
+        P::Composio => fields(&[
+            (Field::DisplayName, json!(name)),
+            (
+                Field::Tools,
+                json!({"allowed": ["GITHUB_LIST", "SLACK_POST"]}),
+            ),
+            (Field::Toolkits, json!(["github", "slack"])),
+            (Field::AuthConfigIds, json!(["ac_1", "ac_2"])),
+            (Field::ManagedAuth, json!(true)),
+        ]),
+        P::Pais => fields(&[
+            (Field::DisplayName, json!(name)),
+            (Field::Url, json!("https://pais-mcp.example.com/mcp")),
+            (Field::Description, json!("The contract test server")),
+            (
+                Field::DocumentationUrl,
+                json!("https://docs.example.com/mcp"),
+            ),
+            (Field::Transport, json!("StreamableHttp")),
+            (
+                Field::Headers,
+                json!({"X-Plain": "plain-value", "X-Token": "header-secret-1"}),
+            ),
+        ]),
+        P::Zudu | P::ZuduFlat => {
+            let (transport, policy) = if p == P::ZuduFlat {
+                ("WebSocket", "AutoApproveReadOnly")
+            } else {
+                ("Sse", "RequireApprovalPerTool")
+            };
+            fields(&[
+                (Field::DisplayName, json!(name)),
+                (Field::Url, json!("https://zudu-mcp.example.com/mcp")),
+                (Field::Description, json!("The contract test server")),
+                (Field::Transport, json!(transport)),
+                (Field::ApprovalPolicy, json!(policy)),
+                (
+                    Field::Headers,
+                    json!({"Authorization": "Bearer hdr-1", "X-Custom": "v"}),
+                ),
+                (Field::SecretTokenId, json!("sec_contract_1")),
+            ])
+        }
+    }
+}
+
+fn write_ctx(p: P) -> WriteContext {
+    WriteContext {
+        secret_headers: if p == P::Pais {
+            BTreeSet::from(["X-Token".to_string()])
+        } else {
+            BTreeSet::new()
+        },
+        auth_type: (p == P::Aitronos).then(|| "api_key".to_string()),
+    }
+}
+
+/// A minimal valid create, named `name`.
+fn minimal_fields(p: P, name: &str) -> BTreeMap<Field, Value> {
+    match p {
+        P::Aitronos => fields(&[
+            (Field::DisplayName, json!(name)),
+            (Field::Url, json!("https://min.example.com")),
+            (Field::Transport, json!("StreamableHttp")),
+        ]),
+        P::Composio => fields(&[(Field::DisplayName, json!(name))]),
+        P::Pais | P::Zudu | P::ZuduFlat => fields(&[
+            (Field::DisplayName, json!(name)),
+            (Field::Url, json!("https://min.example.com")),
+            (Field::Transport, json!("StreamableHttp")),
+        ]),
+    }
+}
+
+fn valid_name(p: P, i: usize) -> String {
+    match p {
+        P::Composio => format!("Page {i}"),
+        _ => format!("page {i}"),
+    }
+}
+
+/// What the simulator stored for the write-only fields of `full_fields`.
+fn assert_write_only_stored(sim: &SimHandle, p: P, id: &str) {
+    let stored = sim.stored_record(p.sim(), id).expect("stored record");
+    match p {
+        P::Aitronos => {
+            assert_eq!(
+                stored["credentials"],
+                json!({"api_key": "cred-value-1", "extra": "cred-value-2"})
+            );
+            assert_eq!(
+                stored["tool_configuration"],
+                json!({"enabled": true, "allowed_tools": ["list_issues", "search_code"]})
+            );
+            assert_eq!(stored["auth_type"], json!("api_key"));
+            assert_eq!(stored["organization_id"], json!(AITRONOS_ORG));
+        }
+        P::Pais => assert_eq!(
+            stored["headers"],
+            json!([
+                {"name": "X-Plain", "value": "plain-value", "is_secret": false},
+                {"name": "X-Token", "value": "header-secret-1", "is_secret": true},
+            ])
+        ),
+        P::Zudu | P::ZuduFlat => {
+            assert_eq!(
+                stored["secret_token"],
+                json!({"secret_id": "sec_contract_1"})
+            );
+        }
+        P::Composio => {}
+    }
+}
+
+/// Create with every supported field, read back by create, GET and LIST.
+async fn round_trip(p: P) {
+    let sim = start_sim().await;
+    let c = client(&sim, p);
+    let name = "Contract Full";
+    let sent = full_fields(p, name);
+    let created = c.create(&sent, &write_ctx(p)).await.unwrap();
+    assert!(!created.id.is_empty(), "{p:?}: no id");
+    assert_eq!(created.name.as_deref(), Some(name), "{p:?}");
+    assert_eq!(created.fields, readable(&c, &sent), "{p:?}: create answer");
+    assert_write_only_stored(&sim, p, &created.id);
+    // Timestamps in each vendor's unit (ISO-8601, Unix seconds, Unix milliseconds)
+    // decode to about now.
+    let updated = created.updated_at.expect("updated_at decoded");
+    let skew = jiff::Timestamp::now().duration_since(updated).abs();
+    assert!(
+        skew < jiff::SignedDuration::from_secs(120),
+        "{p:?}: {updated}"
+    );
+
+    // Nothing changed in between: GET and LIST give the very same record.
+    let got = c.get(&created.id).await.unwrap();
+    assert_eq!(got, created, "{p:?}: GET");
+
+    let listed = c.list_all(None).await.unwrap();
+    assert_eq!(listed.len(), 1, "{p:?}: {listed:?}");
+    assert_eq!(listed[0], created, "{p:?}: LIST");
+    let named = c.list_all(Some(name)).await.unwrap();
+    assert_eq!(named.len(), 1, "{p:?}");
+    assert_eq!(named[0].id, created.id, "{p:?}");
+    assert!(c.list_all(Some("Contract Ful")).await.unwrap().is_empty());
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn aitronos_round_trip() {
+    round_trip(P::Aitronos).await;
+}
+
+#[tokio::test]
+async fn composio_round_trip() {
+    round_trip(P::Composio).await;
+}
+
+#[tokio::test]
+async fn pais_round_trip() {
+    round_trip(P::Pais).await;
+}
+
+#[tokio::test]
+async fn zudu_wrapped_round_trip() {
+    round_trip(P::Zudu).await;
+}
+
+#[tokio::test]
+async fn zudu_flat_round_trip() {
+    round_trip(P::ZuduFlat).await;
+}
+
+/// More records than one page: every one listed exactly once, and a name filter that
+/// the registry applies as a substring search still yields exactly the named record.
+async fn pagination(p: P, count: usize, pages: usize) {
+    let sim = start_sim().await;
+    let c = client(&sim, p);
+    let mut ids = BTreeSet::new();
+    for i in 0..count {
+        let rec = c
+            .create(&minimal_fields(p, &valid_name(p, i)), &write_ctx(p))
+            .await
+            .unwrap();
+        ids.insert(rec.id);
+    }
+    let listed = c.list_all(None).await.unwrap();
+    let listed_ids: Vec<&String> = listed.iter().map(|r| &r.id).collect();
+    assert_eq!(listed.len(), count, "{p:?}: every record exactly once");
+    assert_eq!(
+        listed_ids.into_iter().cloned().collect::<BTreeSet<_>>(),
+        ids,
+        "{p:?}"
+    );
+    let gets = requests(&sim, p, "GET");
+    assert_eq!(gets.len(), pages, "{p:?}: pages read: {gets:?}");
+    // "page 1" is a substring of "page 10".."page 19": only the exact name counts.
+    let one = valid_name(p, 1);
+    let named = c.list_all(Some(&one)).await.unwrap();
+    assert_eq!(named.len(), 1, "{p:?}: {named:?}");
+    assert_eq!(named[0].name.as_deref(), Some(one.as_str()));
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn composio_list_pages() {
+    pagination(P::Composio, 105, 2).await;
+}
+
+#[tokio::test]
+async fn pais_list_pages() {
+    pagination(P::Pais, 105, 2).await;
+}
+
+#[tokio::test]
+async fn zudu_wrapped_list_pages() {
+    pagination(P::Zudu, 25, 2).await;
+}
+
+#[tokio::test]
+async fn zudu_flat_list_pages() {
+    pagination(P::ZuduFlat, 25, 2).await;
+}
+
+/// Aitronos documents no pagination: every record in one answer.
+#[tokio::test]
+async fn aitronos_list_is_one_page() {
+    pagination(P::Aitronos, 25, 1).await;
+}
+
+/// The body of a one-field PATCH as the registry must see it.
+fn expect_patch_body(p: P, inner: Value) -> Value {
+    if p == P::Zudu {
+        json!({ "config": inner })
+    } else {
+        inner
+    }
+}
+
+/// A one-field PATCH sends exactly that field and the answer reflects it.
+async fn patch_one(p: P, field: Field, value: Value, remote: Value) {
+    let sim = start_sim().await;
+    let c = client(&sim, p);
+    let created = c
+        .create(&full_fields(p, "Contract Patch"), &write_ctx(p))
+        .await
+        .unwrap();
+    let change = Change {
+        field,
+        value: Some(value.clone()),
+    };
+    let patched = c
+        .patch(&created.id, &[change], &write_ctx(p))
+        .await
+        .unwrap();
+    assert_eq!(
+        last_body(&sim, p, "PATCH"),
+        expect_patch_body(p, remote),
+        "{p:?}"
+    );
+    assert_eq!(requests(&sim, p, "PATCH").len(), 1);
+    let rule = c.model().field_rule(field).unwrap();
+    let mut expected = created.fields.clone();
+    if !rule.write_only {
+        expected.insert(field, value);
+    }
+    assert_eq!(patched.fields, expected, "{p:?}: PATCH answer");
+    assert_eq!(c.get(&created.id).await.unwrap().fields, expected, "{p:?}");
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn aitronos_patch_one_field() {
+    patch_one(
+        P::Aitronos,
+        Field::Enabled,
+        json!(false),
+        json!({"is_active": false}),
+    )
+    .await;
+    patch_one(
+        P::Aitronos,
+        Field::DisplayName,
+        json!("Renamed GitHub"),
+        json!({"name": "Renamed GitHub"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn aitronos_patch_write_only_field_is_stored() {
+    let sim = start_sim().await;
+    let p = P::Aitronos;
+    let c = client(&sim, p);
+    let created = c
+        .create(&full_fields(p, "Contract Patch"), &write_ctx(p))
+        .await
+        .unwrap();
+    let change = Change {
+        field: Field::Tools,
+        value: Some(json!({"enabled": false, "allowed": ["only_this"]})),
+    };
+    let patched = c
+        .patch(&created.id, &[change], &WriteContext::default())
+        .await;
+    assert_eq!(patched.unwrap().fields, created.fields);
+    assert_eq!(
+        last_body(&sim, p, "PATCH"),
+        json!({"tool_configuration": {"enabled": false, "allowed_tools": ["only_this"]}})
+    );
+    let stored = sim.stored_record(p.sim(), &created.id).unwrap();
+    assert_eq!(
+        stored["tool_configuration"],
+        json!({"enabled": false, "allowed_tools": ["only_this"]})
+    );
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn composio_patch_one_field() {
+    patch_one(
+        P::Composio,
+        Field::Toolkits,
+        json!(["github", "linear"]),
+        json!({"toolkits": ["github", "linear"]}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn pais_patch_one_field() {
+    patch_one(
+        P::Pais,
+        Field::Description,
+        json!("Changed"),
+        json!({"description": "Changed"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn zudu_wrapped_patch_one_field() {
+    patch_one(
+        P::Zudu,
+        Field::ApprovalPolicy,
+        json!("AutoApproveAll"),
+        json!({"approval_policy": "auto_approve_all"}),
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn zudu_flat_patch_one_field() {
+    patch_one(
+        P::ZuduFlat,
+        Field::Description,
+        json!("Changed"),
+        json!({"description": "Changed"}),
+    )
+    .await;
+}
+
+/// PAIS: `null` resets a field (seed 002: "To reset/remove a property ... use the null
+/// value"), write-only headers included.
+#[tokio::test]
+async fn pais_null_resets_a_field() {
+    let sim = start_sim().await;
+    let p = P::Pais;
+    let c = client(&sim, p);
+    let created = c
+        .create(&full_fields(p, "Contract Reset"), &write_ctx(p))
+        .await
+        .unwrap();
+    for field in [
+        Field::DisplayName,
+        Field::Description,
+        Field::DocumentationUrl,
+        Field::Headers,
+    ] {
+        assert!(c.model().field_rule(field).unwrap().null_resets);
+    }
+    // url and transport are required: the model never resets them, the registry refuses.
+    let http = reqwest::Client::new();
+    let path = format!("/api/v1/control/mcp-servers/{}", created.id);
+    for (field, key) in [(Field::Url, "url"), (Field::Transport, "transport")] {
+        assert!(!c.model().field_rule(field).unwrap().null_resets);
+        let body = json!({ key: null });
+        let status = raw(&http, &sim, p, reqwest::Method::PATCH, &path, &body).await;
+        assert_eq!(status, 422, "{key}: null");
+    }
+    sim.clear_log();
+    let reset = Change {
+        field: Field::Description,
+        value: None,
+    };
+    let patched = c.patch(&created.id, &[reset], &write_ctx(p)).await.unwrap();
+    assert_eq!(last_body(&sim, p, "PATCH"), json!({"description": null}));
+    let mut expected = created.fields.clone();
+    expected.remove(&Field::Description);
+    assert_eq!(patched.fields, expected);
+    assert_eq!(c.get(&created.id).await.unwrap().fields, expected);
+
+    let reset = Change {
+        field: Field::DisplayName,
+        value: None,
+    };
+    let patched = c.patch(&created.id, &[reset], &write_ctx(p)).await.unwrap();
+    assert_eq!(last_body(&sim, p, "PATCH"), json!({"name": null}));
+    expected.remove(&Field::DisplayName);
+    assert_eq!(patched.fields, expected);
+    assert_eq!(patched.name, None);
+
+    let reset = Change {
+        field: Field::Headers,
+        value: None,
+    };
+    c.patch(&created.id, &[reset], &write_ctx(p)).await.unwrap();
+    assert_eq!(last_body(&sim, p, "PATCH"), json!({"headers": null}));
+    let stored = sim.stored_record(p.sim(), &created.id).unwrap();
+    assert_eq!(stored["headers"], json!([]));
+    sim.shutdown().await;
+}
+
+/// Zudu: "At least one field must be provided for update" (seed 003) is a rejection.
+#[tokio::test]
+async fn zudu_empty_update_is_rejected() {
+    let sim = start_sim().await;
+    for p in [P::Zudu, P::ZuduFlat] {
+        let c = client(&sim, p);
+        let created = c
+            .create(&minimal_fields(p, "empty update"), &write_ctx(p))
+            .await
+            .unwrap();
+        let err = c.patch(&created.id, &[], &write_ctx(p)).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::Rejected, "{p:?}: {err:?}");
+        assert_eq!(err.status, Some(400));
+        assert!(
+            err.message
+                .contains("At least one field must be provided for update"),
+            "{p:?}: {}",
+            err.message
+        );
+        assert_eq!(requests(&sim, p, "PATCH").len(), 1, "{p:?}: not retried");
+    }
+    sim.shutdown().await;
+}
+
+/// Zudu names are unique in the organization (seed 003): 409 -> `Conflict`, on create
+/// and on rename.
+#[tokio::test]
+async fn zudu_duplicate_name_is_conflict() {
+    let sim = start_sim().await;
+    for p in [P::Zudu, P::ZuduFlat] {
+        let c = client(&sim, p);
+        assert!(c.model().names_unique());
+        c.create(&minimal_fields(p, "taken"), &write_ctx(p))
+            .await
+            .unwrap();
+        let err = c
+            .create(&minimal_fields(p, "taken"), &write_ctx(p))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class, ErrorClass::Conflict, "{p:?}: {err:?}");
+        assert!(err.message.contains("already exists"), "{}", err.message);
+        let other = c
+            .create(&minimal_fields(p, "other"), &write_ctx(p))
+            .await
+            .unwrap();
+        let rename = Change {
+            field: Field::DisplayName,
+            value: Some(json!("taken")),
+        };
+        let err = c
+            .patch(&other.id, &[rename], &write_ctx(p))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class, ErrorClass::Conflict, "{p:?}: {err:?}");
+        assert_eq!(requests(&sim, p, "POST").len(), 3, "{p:?}: no retry");
+    }
+    sim.shutdown().await;
+}
+
+/// Availability per providers.md ("Availability").
+#[tokio::test]
+async fn aitronos_availability_follows_connection_status() {
+    let sim = start_sim().await;
+    let p = P::Aitronos;
+    let c = client(&sim, p);
+    let rec = c
+        .create(&minimal_fields(p, "avail"), &write_ctx(p))
+        .await
+        .unwrap();
+    assert_eq!(rec.availability, Availability::Pending);
+    let cases: [(&str, Option<&str>, Availability, Option<&str>); 6] = [
+        ("connected", None, Availability::Available, None),
+        (
+            "error",
+            Some("TLS handshake failed"),
+            Availability::Unavailable,
+            Some("TLS handshake failed"),
+        ),
+        (
+            "failed",
+            Some("connection refused"),
+            Availability::Unavailable,
+            Some("connection refused"),
+        ),
+        ("disconnected", None, Availability::Unavailable, None),
+        ("pending", None, Availability::Pending, None),
+        ("checking", None, Availability::Pending, None),
+    ];
+    for (status, message, want, want_message) in cases {
+        sim.set_availability(p.sim(), &rec.id, status, message)
+            .unwrap();
+        let got: RemoteRecord = c.get(&rec.id).await.unwrap();
+        assert_eq!(got.availability, want, "{status}");
+        assert_eq!(
+            got.availability_message.as_deref(),
+            want_message,
+            "{status}"
+        );
+        let listed = c.list_all(None).await.unwrap();
+        assert_eq!(listed[0].availability, want, "{status} in LIST");
+        if status == "connected" {
+            assert!(got.last_available_at.is_some());
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn pais_availability_follows_the_registry() {
+    let sim = start_sim().await;
+    let p = P::Pais;
+    let c = client(&sim, p);
+    let rec = c
+        .create(&minimal_fields(p, "avail"), &write_ctx(p))
+        .await
+        .unwrap();
+    assert_eq!(rec.availability, Availability::Pending);
+    for (status, want) in [
+        ("AVAILABLE", Availability::Available),
+        ("UNAVAILABLE", Availability::Unavailable),
+        ("PENDING", Availability::Pending),
+    ] {
+        sim.set_availability(p.sim(), &rec.id, status, None)
+            .unwrap();
+        let got = c.get(&rec.id).await.unwrap();
+        assert_eq!(got.availability, want, "{status}");
+        let listed = c.list_all(None).await.unwrap();
+        assert_eq!(listed[0].availability, want, "{status} in LIST");
+        if status == "AVAILABLE" {
+            assert!(got.last_available_at.is_some());
+        }
+    }
+    sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn composio_and_zudu_report_no_availability() {
+    let sim = start_sim().await;
+    for p in [P::Composio, P::Zudu, P::ZuduFlat] {
+        let c = client(&sim, p);
+        let rec = c
+            .create(&minimal_fields(p, "no avail"), &write_ctx(p))
+            .await
+            .unwrap();
+        assert_eq!(rec.availability, Availability::Unknown, "{p:?}");
+        assert_eq!(
+            c.get(&rec.id).await.unwrap().availability,
+            Availability::Unknown
+        );
+    }
+    sim.shutdown().await;
+}
+
+/// Wrong credentials: `Unauthorized`, and the message never holds the credential.
+#[tokio::test]
+async fn wrong_credentials_are_unauthorized() {
+    let sim = start_sim().await;
+    for p in ALL {
+        let c = client_with(p, config(&sim, p), Some(WRONG_SECRET));
+        let err = c.get("some-id").await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unauthorized, "{p:?}: {err:?}");
+        assert_eq!(err.status, Some(401), "{p:?}");
+        assert!(
+            !err.message.contains(WRONG_SECRET),
+            "{p:?}: {}",
+            err.message
+        );
+        // The vendor's own message, read from its error envelope.
+        let vendor = match p {
+            P::Aitronos => "Authentication required (UNAUTHORIZED)",
+            P::Composio => "Invalid API key",
+            P::Pais => "Invalid authentication credentials",
+            P::Zudu | P::ZuduFlat => "Unauthorized: Missing or invalid API key/secret",
+        };
+        assert!(err.message.contains(vendor), "{p:?}: {}", err.message);
+        let err = c.list_all(None).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unauthorized, "{p:?}");
+        let err = c
+            .create(&minimal_fields(p, "unauth"), &write_ctx(p))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unauthorized, "{p:?}");
+        assert!(
+            !err.message.contains(WRONG_SECRET),
+            "{p:?}: {}",
+            err.message
+        );
+        assert!(
+            sim.stored_record(p.sim(), "some-id").is_none(),
+            "{p:?}: nothing stored"
+        );
+    }
+    sim.shutdown().await;
+}
+
+/// GET of an id the registry never had: `NotFound`.
+#[tokio::test]
+async fn unknown_id_is_not_found() {
+    let sim = start_sim().await;
+    for p in ALL {
+        let c = client(&sim, p);
+        let id = match p {
+            P::Pais | P::Composio => "00000000-0000-4000-8000-000000000000",
+            _ => "mcp_does_not_exist",
+        };
+        let err = c.get(id).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::NotFound, "{p:?}: {err:?}");
+        assert_eq!(err.status, Some(404), "{p:?}");
+        let err = c.delete(id).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::NotFound, "{p:?}: {err:?}");
+    }
+    sim.shutdown().await;
+}
+
+/// Delete, then GET: `NotFound`, whether the registry deletes softly (Aitronos,
+/// Composio) or for good (PAIS, Zudu); the record is gone from listings too.
+#[tokio::test]
+async fn delete_then_get_is_not_found() {
+    let sim = start_sim().await;
+    for p in ALL {
+        let c = client(&sim, p);
+        let keep = c
+            .create(&minimal_fields(p, "keep me"), &write_ctx(p))
+            .await
+            .unwrap();
+        let gone = c
+            .create(&minimal_fields(p, "delete me"), &write_ctx(p))
+            .await
+            .unwrap();
+        c.delete(&gone.id).await.unwrap();
+        let err = c.get(&gone.id).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::NotFound, "{p:?}: {err:?}");
+        let listed = c.list_all(None).await.unwrap();
+        assert_eq!(
+            listed.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
+            vec![keep.id.as_str()],
+            "{p:?}"
+        );
+        let err = c.delete(&gone.id).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::NotFound, "{p:?}: second delete");
+        let stored = sim.stored_record(p.sim(), &gone.id);
+        match p {
+            // Soft deletes: the record is kept, marked deleted.
+            P::Aitronos | P::Composio => {
+                assert_eq!(stored.unwrap()["deleted"], json!(true), "{p:?}")
+            }
+            P::Pais | P::Zudu | P::ZuduFlat => assert!(stored.is_none(), "{p:?}"),
+        }
+    }
+    sim.shutdown().await;
+}
+
+/// A 429 with `Retry-After` from the simulator's fault API is waited out.
+#[tokio::test]
+async fn rate_limited_call_is_retried_after_retry_after() {
+    let sim = start_sim().await;
+    let mut ids = Vec::new();
+    for p in ALL {
+        let c = client(&sim, p);
+        let rec = c
+            .create(&minimal_fields(p, "limited"), &write_ctx(p))
+            .await
+            .unwrap();
+        ids.push((p, c, rec.id));
+    }
+    for (p, _, _) in &ids {
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 429,
+            retry_after: Some(1),
+            count: 1,
+            drop: false,
+        });
+    }
+    // All five wait out their second at once.
+    let start = Instant::now();
+    let results = futures::future::join_all(ids.iter().map(|(_, c, id)| c.get(id))).await;
+    let elapsed = start.elapsed();
+    for ((p, c, id), result) in ids.iter().zip(results) {
+        assert_eq!(result.unwrap().id, *id, "{p:?}");
+        assert_eq!(c.stats().retries, 1, "{p:?}");
+        let gets = requests(&sim, *p, "GET");
+        let statuses: Vec<u16> = gets.iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![429, 200], "{p:?}");
+    }
+    assert!(elapsed >= Duration::from_millis(950), "{elapsed:?}");
+    assert!(elapsed < Duration::from_secs(5), "{elapsed:?}");
+    sim.shutdown().await;
+}
+
+/// A burst of 500s longer than the attempts allowed: `Unreachable`, after exactly
+/// `max_attempts` tries.
+#[tokio::test]
+async fn server_error_burst_is_unreachable() {
+    let sim = start_sim().await;
+    for p in ALL {
+        let mut cfg = config(&sim, p);
+        cfg.max_attempts = 3;
+        let c = client_with(p, cfg, None);
+        let rec = c
+            .create(&minimal_fields(p, "flaky"), &write_ctx(p))
+            .await
+            .unwrap();
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 500,
+            retry_after: None,
+            count: 10,
+            drop: false,
+        });
+        let err = c.get(&rec.id).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unreachable, "{p:?}: {err:?}");
+        assert_eq!(err.status, Some(500), "{p:?}");
+        assert_eq!(requests(&sim, p, "GET").len(), 3, "{p:?}");
+        sim.faults().clear();
+        assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id);
+
+        // A POST answered 500 may have been processed: never sent again.
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 500,
+            retry_after: None,
+            count: 10,
+            drop: false,
+        });
+        let err = c
+            .create(&minimal_fields(p, "flaky two"), &write_ctx(p))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unreachable, "{p:?}: {err:?}");
+        let posts: Vec<u16> = requests(&sim, p, "POST").iter().map(|r| r.status).collect();
+        assert_eq!(posts, vec![201, 500], "{p:?}");
+        sim.faults().clear();
+
+        // A POST answered 429 was not processed: sent again, one record made.
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 429,
+            retry_after: Some(0),
+            count: 1,
+            drop: false,
+        });
+        let made = c
+            .create(&minimal_fields(p, "limited post"), &write_ctx(p))
+            .await
+            .unwrap();
+        let posts: Vec<u16> = requests(&sim, p, "POST").iter().map(|r| r.status).collect();
+        assert_eq!(posts, vec![201, 500, 429, 201], "{p:?}");
+        let named = c.list_all(Some("limited post")).await.unwrap();
+        assert_eq!(named.len(), 1, "{p:?}");
+        assert_eq!(named[0].id, made.id);
+    }
+    sim.shutdown().await;
+}
+
+/// Composio names: the simulator assumes them unique among live servers (409); the
+/// client classifies that as `Conflict` and does not retry.
+#[tokio::test]
+async fn composio_duplicate_name_is_conflict() {
+    let sim = start_sim().await;
+    let p = P::Composio;
+    let c = client(&sim, p);
+    c.create(&minimal_fields(p, "Taken Name"), &write_ctx(p))
+        .await
+        .unwrap();
+    let err = c
+        .create(&minimal_fields(p, "Taken Name"), &write_ctx(p))
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Conflict, "{err:?}");
+    assert!(
+        err.message
+            .contains("MCP server with name 'Taken Name' already exists"),
+        "{}",
+        err.message
+    );
+    assert_eq!(requests(&sim, p, "POST").len(), 2);
+    sim.shutdown().await;
+}
+
+/// One documented constraint probed on both sides: the model's `check` and the
+/// simulator fed the same value raw.
+struct Probe {
+    p: P,
+    field: Field,
+    value: Value,
+    /// The request body carrying `value`, in the vendor's terms.
+    body: Value,
+}
+
+fn long(n: usize) -> String {
+    "a".repeat(n)
+}
+
+fn long_url(n: usize) -> String {
+    let head = "https://x.example.com/";
+    format!("{head}{}", "p".repeat(n - head.len()))
+}
+
+/// A raw create body for `p` with one remote field set to `remote`.
+fn raw_create(p: P, key: &str, remote: Value, unique: usize) -> Value {
+    let name = format!("probe {unique}");
+    let mut base = match p {
+        P::Aitronos => json!({"name": name, "server_url": "https://ok.example.com",
+            "transport_type": "sse", "auth_type": "none", "organization_id": AITRONOS_ORG}),
+        P::Composio => json!({"name": format!("Probe {unique}")}),
+        P::Pais => json!({"name": name, "url": "https://ok.example.com", "transport": "SSE"}),
+        P::Zudu | P::ZuduFlat => json!({"name": name, "url": "https://ok.example.com"}),
+    };
+    base[key] = remote;
+    if p == P::Zudu {
+        json!({ "config": base })
+    } else {
+        base
+    }
+}
+
+fn collection(p: P) -> &'static str {
+    match p {
+        P::Aitronos => "/v1/mcp-configurations",
+        P::Composio => "/api/v3/mcp/servers/custom",
+        P::Pais => "/api/v1/control/mcp-servers",
+        P::Zudu | P::ZuduFlat => "/api/mcp-servers",
+    }
+}
+
+fn probes() -> Vec<(Probe, bool)> {
+    let mut out = Vec::new();
+    let mut add = |p: P, field: Field, key: &str, value: Value, remote: Value, ok: bool| {
+        let n = out.len();
+        out.push((
+            Probe {
+                p,
+                field,
+                value,
+                body: raw_create(p, key, remote, n),
+            },
+            ok,
+        ));
+    };
+    // Aitronos: server_url must be HTTPS (seed 000).
+    for (url, ok) in [
+        ("https://ok.example.com/mcp", true),
+        ("http://plain.example.com/mcp", false),
+        ("ftp://files.example.com", false),
+        ("not a url", false),
+    ] {
+        add(
+            P::Aitronos,
+            Field::Url,
+            "server_url",
+            json!(url),
+            json!(url),
+            ok,
+        );
+    }
+    // Aitronos: transport_type sse or streamable_http (providers.md).
+    for (canonical, remote, ok) in [
+        ("Sse", "sse", true),
+        ("StreamableHttp", "streamable_http", true),
+        ("WebSocket", "WebSocket", false),
+    ] {
+        add(
+            P::Aitronos,
+            Field::Transport,
+            "transport_type",
+            json!(canonical),
+            json!(remote),
+            ok,
+        );
+    }
+    // Composio: 4-30 characters, letters, digits, spaces, hyphens (seed 001).
+    for (name, ok) in [
+        ("Abcd".to_string(), true),
+        ("Team-7 tools".to_string(), true),
+        ("A".repeat(30), true),
+        ("Abc".to_string(), false),
+        ("A".repeat(31), false),
+        ("bad_name".to_string(), false),
+        ("dots.not.ok".to_string(), false),
+        ("Caf\u{e9} tools".to_string(), false),
+    ] {
+        add(
+            P::Composio,
+            Field::DisplayName,
+            "name",
+            json!(name),
+            json!(name),
+            ok,
+        );
+    }
+    // PAIS: url minLength 1 (seed 002).
+    add(P::Pais, Field::Url, "url", json!(""), json!(""), false);
+    add(
+        P::Pais,
+        Field::Url,
+        "url",
+        json!("https://ok.example.com"),
+        json!("https://ok.example.com"),
+        true,
+    );
+    // PAIS: transport STREAMABLE_HTTP or SSE (seed 002).
+    for (canonical, remote, ok) in [
+        ("Sse", "SSE", true),
+        ("StreamableHttp", "STREAMABLE_HTTP", true),
+        ("WebSocket", "WebSocket", false),
+    ] {
+        add(
+            P::Pais,
+            Field::Transport,
+            "transport",
+            json!(canonical),
+            json!(remote),
+            ok,
+        );
+    }
+    // Zudu: lengths, url scheme, enums; WebSocket and auto_approve_read_only only with
+    // the flat body (seeds 003, 004).
+    for p in [P::Zudu, P::ZuduFlat] {
+        let flat = p == P::ZuduFlat;
+        for (n, ok) in [(255, true), (256, false)] {
+            add(
+                p,
+                Field::DisplayName,
+                "name",
+                json!(long(n)),
+                json!(long(n)),
+                ok,
+            );
+            // Lengths count characters, not bytes.
+            let wide = "\u{e9}".repeat(n);
+            add(p, Field::DisplayName, "name", json!(wide), json!(wide), ok);
+        }
+        for (n, ok) in [(1000, true), (1001, false)] {
+            add(
+                p,
+                Field::Url,
+                "url",
+                json!(long_url(n)),
+                json!(long_url(n)),
+                ok,
+            );
+        }
+        for (url, ok) in [
+            ("http://plain.example.com", true),
+            ("ftp://files.example.com", false),
+            ("example.com/mcp", false),
+            ("HTTPS://upper.example.com", false),
+        ] {
+            add(p, Field::Url, "url", json!(url), json!(url), ok);
+        }
+        for (n, ok) in [(5000, true), (5001, false)] {
+            add(
+                p,
+                Field::Description,
+                "description",
+                json!(long(n)),
+                json!(long(n)),
+                ok,
+            );
+        }
+        for (n, ok) in [(255, true), (256, false)] {
+            add(
+                p,
+                Field::SecretTokenId,
+                "secret_token",
+                json!(long(n)),
+                json!({"secret_id": long(n)}),
+                ok,
+            );
+        }
+        for (canonical, remote, ok) in [
+            ("Sse", "SSE", true),
+            ("StreamableHttp", "STREAMABLE_HTTP", true),
+            ("WebSocket", "WebSocket", flat),
+            ("Grpc", "GRPC", false),
+        ] {
+            add(
+                p,
+                Field::Transport,
+                "transport",
+                json!(canonical),
+                json!(remote),
+                ok,
+            );
+        }
+        for (canonical, remote, ok) in [
+            ("AutoApproveAll", "auto_approve_all", true),
+            ("RequireApprovalAll", "require_approval_all", true),
+            ("RequireApprovalPerTool", "require_approval_per_tool", true),
+            ("AutoApproveReadOnly", "auto_approve_read_only", flat),
+            ("Never", "never", false),
+        ] {
+            add(
+                p,
+                Field::ApprovalPolicy,
+                "approval_policy",
+                json!(canonical),
+                json!(remote),
+                ok,
+            );
+        }
+    }
+    out
+}
+
+/// The model accepts exactly what the simulator accepts, for every documented
+/// constraint: accepted values also go through the real client, refused ones are sent
+/// raw to prove the simulator refuses them too.
+#[tokio::test]
+async fn model_checks_agree_with_the_simulator() {
+    let sim = start_sim().await;
+    // One client each, built once: building HTTP clients dominates this test otherwise.
+    let http = reqwest::Client::new();
+    let clients: BTreeMap<usize, RegistryClient> = ALL
+        .iter()
+        .map(|p| (*p as usize, client(&sim, *p)))
+        .collect();
+    for (i, (probe, ok)) in probes().into_iter().enumerate() {
+        let Probe {
+            p,
+            field,
+            value,
+            body,
+        } = probe;
+        let model = model_for(&p.spec());
+        let checked = model.check(field, &value);
+        assert_eq!(
+            checked.is_ok(),
+            ok,
+            "{p:?} model check of {field} = {value}: {checked:?}"
+        );
+        if ok {
+            // Through the real client: the simulator takes it and reads it back.
+            let mut fields = minimal_fields(p, &valid_name(p, 1000 + i));
+            fields.insert(field, value.clone());
+            let c = &clients[&(p as usize)];
+            let rec = c.create(&fields, &write_ctx(p)).await;
+            let rec = rec.unwrap_or_else(|e| panic!("{p:?} {field} = {value}: {e}"));
+            if !model.field_rule(field).unwrap().write_only {
+                assert_eq!(rec.fields.get(&field), Some(&value), "{p:?} {field}");
+            }
+        } else {
+            let status = raw(&http, &sim, p, reqwest::Method::POST, collection(p), &body).await;
+            assert!(
+                status == 400 || status == 422,
+                "{p:?}: sim took {field} = {value} ({status})"
+            );
+        }
+    }
+    sim.shutdown().await;
+}
+
+/// Constraints the simulator enforces that the model does not pre-check: the client
+/// reports them as `Rejected` with the registry's message.
+#[tokio::test]
+async fn registry_only_constraints_are_rejected_with_the_vendor_message() {
+    let sim = start_sim().await;
+    let cases: [(P, Field, Value, &str); 4] = [
+        // PAIS url is `string As uri` (seed 002); the model only checks minLength 1.
+        (
+            P::Pais,
+            Field::Url,
+            json!("not a url"),
+            "body.url: Input should be a valid URL",
+        ),
+        // Zudu and Aitronos refuse blank names.
+        (
+            P::Zudu,
+            Field::DisplayName,
+            json!("   "),
+            "Validation failed: name must not be empty",
+        ),
+        (
+            P::Aitronos,
+            Field::DisplayName,
+            json!("   "),
+            "Invalid request parameters (VALIDATION_ERROR)",
+        ),
+        (
+            P::ZuduFlat,
+            Field::SecretTokenId,
+            json!(""),
+            "Validation failed: secret_token must be",
+        ),
+    ];
+    for (p, field, value, message) in cases {
+        let c = client(&sim, p);
+        assert!(c.model().check(field, &value).is_ok(), "{p:?} {field}");
+        let mut fields = minimal_fields(p, "registry only");
+        fields.insert(field, value.clone());
+        let err = c.create(&fields, &write_ctx(p)).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::Rejected, "{p:?}: {err:?}");
+        assert!(
+            err.status == Some(400) || err.status == Some(422),
+            "{err:?}"
+        );
+        assert!(err.message.contains(message), "{p:?}: {}", err.message);
+        assert_eq!(requests(&sim, p, "POST").len(), 1, "{p:?}: not retried");
+        sim.clear_log();
+    }
+    sim.shutdown().await;
+}
+
+/// Names travel verbatim: what was sent is what is read back, spaces and characters
+/// that need escaping in a query included, or the engine would see drift forever.
+#[tokio::test]
+async fn names_round_trip_verbatim() {
+    let sim = start_sim().await;
+    let odd = "R&D = tools #1 / \u{fc}?x+y";
+    for (p, name) in ALL
+        .iter()
+        .map(|p| (*p, " Padded Name "))
+        .chain([P::Aitronos, P::Pais, P::Zudu, P::ZuduFlat].map(|p| (p, odd)))
+    {
+        let c = client(&sim, p);
+        let rec = c
+            .create(&minimal_fields(p, name), &write_ctx(p))
+            .await
+            .unwrap();
+        assert_eq!(rec.name.as_deref(), Some(name), "{p:?}");
+        assert_eq!(c.get(&rec.id).await.unwrap().name.as_deref(), Some(name));
+        let named = c.list_all(Some(name)).await.unwrap();
+        assert_eq!(named.len(), 1, "{p:?}: by name");
+        assert_eq!(named[0].id, rec.id);
+    }
+    sim.shutdown().await;
+}
+
+/// A `Retry-After` longer than the client waits inside a call comes back to the caller
+/// as `RateLimited` with the delay, after one request; a 503 without one is retried.
+#[tokio::test]
+async fn long_retry_after_is_returned_and_503_is_retried() {
+    let sim = start_sim().await;
+    for p in ALL {
+        let c = client(&sim, p);
+        let rec = c
+            .create(&minimal_fields(p, "slow down"), &write_ctx(p))
+            .await
+            .unwrap();
+        sim.clear_log();
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 429,
+            retry_after: Some(120),
+            count: 1,
+            drop: false,
+        });
+        let err = c.get(&rec.id).await.unwrap_err();
+        assert_eq!(err.class, ErrorClass::RateLimited, "{p:?}: {err:?}");
+        assert_eq!(err.retry_after, Some(Duration::from_secs(120)), "{p:?}");
+        assert_eq!(requests(&sim, p, "GET").len(), 1, "{p:?}");
+
+        let mut cfg = config(&sim, p);
+        cfg.max_retry_wait = Duration::ZERO;
+        let c = client_with(p, cfg, None);
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 503,
+            retry_after: Some(0),
+            count: 2,
+            drop: false,
+        });
+        assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id, "{p:?}");
+        let statuses: Vec<u16> = requests(&sim, p, "GET").iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![429, 503, 503, 200], "{p:?}");
+    }
+    sim.shutdown().await;
+}
+
+/// A dropped connection: a GET is sent again; a POST is not, so that a create the
+/// registry may have processed can never be made twice.
+#[tokio::test]
+async fn dropped_connections_retry_reads_but_never_creates() {
+    let sim = start_sim().await;
+    for p in ALL {
+        let c = client(&sim, p);
+        let rec = c
+            .create(&minimal_fields(p, "dropped"), &write_ctx(p))
+            .await
+            .unwrap();
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 0,
+            retry_after: None,
+            count: 1,
+            drop: true,
+        });
+        assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id, "{p:?}");
+        let statuses: Vec<u16> = requests(&sim, p, "GET").iter().map(|r| r.status).collect();
+        assert_eq!(statuses, vec![0, 200], "{p:?}");
+
+        sim.faults().push_next(NextFault {
+            provider: Some(p.sim()),
+            status: 0,
+            retry_after: None,
+            count: 1,
+            drop: true,
+        });
+        let err = c
+            .create(&minimal_fields(p, "dropped twice"), &write_ctx(p))
+            .await
+            .unwrap_err();
+        assert_eq!(err.class, ErrorClass::Unreachable, "{p:?}: {err:?}");
+        let posts: Vec<u16> = requests(&sim, p, "POST").iter().map(|r| r.status).collect();
+        assert_eq!(posts, vec![201, 0], "{p:?}: the create was not re-sent");
+    }
+    sim.shutdown().await;
+}
+
+/// Aitronos: only the owner may update (seed 000); 403 is `Unauthorized`.
+#[tokio::test]
+async fn aitronos_not_the_owner_is_unauthorized() {
+    let sim = start_sim().await;
+    let p = P::Aitronos;
+    let rec = client(&sim, p)
+        .create(&minimal_fields(p, "owned"), &write_ctx(p))
+        .await
+        .unwrap();
+    let other = client_with(p, config(&sim, p), Some("ait-key-other"));
+    let change = Change {
+        field: Field::Enabled,
+        value: Some(json!(false)),
+    };
+    let err = other
+        .patch(&rec.id, &[change], &WriteContext::default())
+        .await
+        .unwrap_err();
+    assert_eq!(err.class, ErrorClass::Unauthorized, "{err:?}");
+    assert_eq!(err.status, Some(403));
+    assert!(!err.message.contains("ait-key-other"), "{}", err.message);
+    let err = other.delete(&rec.id).await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Unauthorized, "{err:?}");
+    sim.shutdown().await;
+}
+
+/// PAIS: DELETE answers 409 without a body while the server's tools are linked to an
+/// agent (providers.md): `Conflict`.
+#[tokio::test]
+async fn pais_delete_while_linked_is_conflict() {
+    let sim = start_sim().await;
+    let p = P::Pais;
+    let c = client(&sim, p);
+    let rec = c
+        .create(&minimal_fields(p, "linked"), &write_ctx(p))
+        .await
+        .unwrap();
+    let admin = format!("http://{}/_sim/records/pais/{}/linked", sim.addr(), rec.id);
+    let answer = reqwest::Client::new()
+        .put(admin)
+        .json(&json!({"linked": true}))
+        .send()
+        .await
+        .unwrap();
+    assert!(answer.status().is_success(), "{}", answer.status());
+    let err = c.delete(&rec.id).await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Conflict, "{err:?}");
+    assert_eq!(err.status, Some(409));
+    assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id);
+    sim.shutdown().await;
+}
+
+/// A write-only field changed alone: the PATCH holds that field only, the registry
+/// stores it, and the readable fields are untouched.
+#[tokio::test]
+async fn write_only_fields_patch_alone_and_are_stored() {
+    let sim = start_sim().await;
+    let cases = [
+        (
+            P::Aitronos,
+            Field::Credentials,
+            json!({"api_key": "rotated-1"}),
+            json!({"credentials": {"api_key": "***"}}),
+            "credentials",
+            json!({"api_key": "rotated-1"}),
+        ),
+        (
+            P::Pais,
+            Field::Headers,
+            json!({"X-Token": "rotated-2"}),
+            json!({"headers": [{"name": "X-Token", "value": "***", "is_secret": true}]}),
+            "headers",
+            json!([{"name": "X-Token", "value": "rotated-2", "is_secret": true}]),
+        ),
+        (
+            P::Zudu,
+            Field::SecretTokenId,
+            json!("sec_rotated"),
+            json!({"config": {"secret_token": {"secret_id": "***"}}}),
+            "secret_token",
+            json!({"secret_id": "sec_rotated"}),
+        ),
+        (
+            P::ZuduFlat,
+            Field::SecretTokenId,
+            json!("sec_rotated"),
+            json!({"secret_token": {"secret_id": "***"}}),
+            "secret_token",
+            json!({"secret_id": "sec_rotated"}),
+        ),
+    ];
+    for (p, field, value, logged, key, stored) in cases {
+        let c = client(&sim, p);
+        let created = c
+            .create(&full_fields(p, "Write Only"), &write_ctx(p))
+            .await
+            .unwrap();
+        let change = Change {
+            field,
+            value: Some(value),
+        };
+        let patched = c
+            .patch(&created.id, &[change], &write_ctx(p))
+            .await
+            .unwrap();
+        assert_eq!(patched.fields, created.fields, "{p:?}");
+        assert_eq!(last_body(&sim, p, "PATCH"), logged, "{p:?}");
+        let record = sim.stored_record(p.sim(), &created.id).unwrap();
+        assert_eq!(record[key], stored, "{p:?}");
+    }
+    sim.shutdown().await;
+}
+
+/// The simulator's own rate limit: its `Retry-After` is waited out by every caller of
+/// the client, and every call ends well.
+#[tokio::test]
+async fn registry_rate_limit_is_waited_out_by_all_callers() {
+    let sim = start_sim().await;
+    let p = P::Pais;
+    let c = client(&sim, p);
+    let rec = c
+        .create(&minimal_fields(p, "bucket"), &write_ctx(p))
+        .await
+        .unwrap();
+    sim.faults().set_rate_limit(mcpsync::sim::RateLimit {
+        provider: p.sim(),
+        per_minute: 120,
+        burst: Some(2),
+    });
+    sim.clear_log();
+    let start = Instant::now();
+    let calls = (0..5).map(|_| c.get(&rec.id));
+    for result in futures::future::join_all(calls).await {
+        assert_eq!(result.unwrap().id, rec.id);
+    }
+    let statuses: Vec<u16> = requests(&sim, p, "GET").iter().map(|r| r.status).collect();
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        5,
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&429), "{statuses:?}");
+    assert!(start.elapsed() >= Duration::from_millis(950));
+    sim.shutdown().await;
+}
+
+/// Composio takes the key in `x-user-api-key` as well (seed 001, UserApiKeyAuth).
+#[tokio::test]
+async fn composio_user_api_key_header() {
+    let sim = start_sim().await;
+    let mut spec = P::Composio.spec();
+    if let ProviderSpec::Composio(c) = &mut spec {
+        c.key_header = Some(mcpsync::api::ComposioKeyHeader::XUserApiKey);
+    }
+    for (secret, ok) in [("comp-key-good", true), (WRONG_SECRET, false)] {
+        let model = model_for(&spec);
+        let headers = model.auth_headers();
+        assert_eq!(headers.len(), 1);
+        assert_eq!(headers[0].header, "x-user-api-key");
+        let auth = headers
+            .into_iter()
+            .map(|h| (h, SecretValue::new(secret)))
+            .collect();
+        let c = RegistryClient::new(model, config(&sim, P::Composio), auth).unwrap();
+        let result = c.list_all(None).await;
+        if ok {
+            assert!(result.unwrap().is_empty());
+        } else {
+            assert_eq!(result.unwrap_err().class, ErrorClass::Unauthorized);
+        }
+    }
+    sim.shutdown().await;
+}
+
+/// Aitronos create does not list `is_active` (providers.md): the client leaves it out of
+/// the POST (the registry would answer 422), the record starts enabled, and one PATCH of
+/// that field alone sets it, as the follow-up patch after create does.
+#[tokio::test]
+async fn aitronos_enabled_false_needs_a_patch_after_create() {
+    let sim = start_sim().await;
+    let p = P::Aitronos;
+    let c = client(&sim, p);
+    let mut sent = minimal_fields(p, "disabled");
+    sent.insert(Field::Enabled, json!(false));
+    let created = c.create(&sent, &write_ctx(p)).await.unwrap();
+    let post = last_body(&sim, p, "POST");
+    let keys: BTreeSet<&str> = post
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(
+        keys,
+        BTreeSet::from([
+            "name",
+            "server_url",
+            "transport_type",
+            "auth_type",
+            "organization_id"
+        ])
+    );
+    assert_eq!(created.fields.get(&Field::Enabled), Some(&json!(true)));
+    let change = Change {
+        field: Field::Enabled,
+        value: Some(json!(false)),
+    };
+    let patched = c
+        .patch(&created.id, &[change], &write_ctx(p))
+        .await
+        .unwrap();
+    assert_eq!(last_body(&sim, p, "PATCH"), json!({"is_active": false}));
+    assert_eq!(patched.fields.get(&Field::Enabled), Some(&json!(false)));
+    sim.shutdown().await;
+}
+
+/// A registry slower than the client's timeout: `Unreachable`, reads retried.
+#[tokio::test]
+async fn slow_registry_times_out_as_unreachable() {
+    let sim = start_sim().await;
+    let p = P::Zudu;
+    let c = client(&sim, p);
+    let rec = c
+        .create(&minimal_fields(p, "slow"), &write_ctx(p))
+        .await
+        .unwrap();
+    sim.faults()
+        .set_latency(Some(p.sim()), Duration::from_millis(600));
+    let mut cfg = config(&sim, p);
+    cfg.timeout = Duration::from_millis(150);
+    cfg.max_attempts = 2;
+    let slow = client_with(p, cfg, None);
+    let start = Instant::now();
+    let err = slow.get(&rec.id).await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Unreachable, "{err:?}");
+    assert_eq!(err.status, None);
+    assert!(err.message.contains("no answer within"), "{}", err.message);
+    assert_eq!(slow.stats().requests, 2);
+    assert!(start.elapsed() < Duration::from_secs(3));
+    sim.faults().set_latency(Some(p.sim()), Duration::ZERO);
+    assert_eq!(slow.get(&rec.id).await.unwrap().id, rec.id);
+    sim.shutdown().await;
+}
