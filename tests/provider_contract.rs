@@ -1321,7 +1321,7 @@ async fn registry_only_constraints_are_rejected_with_the_vendor_message() {
             P::Aitronos,
             Field::DisplayName,
             json!("   "),
-            "Invalid request parameters (VALIDATION_ERROR)",
+            "Invalid request parameters: name must be a non-empty string",
         ),
         (
             P::ZuduFlat,

@@ -262,7 +262,12 @@ impl ProviderModel for Aitronos {
     /// `error.message` with `error.code` in parentheses.
     fn error_message(&self, _status: u16, body: &Value) -> Option<String> {
         let error = body.get("error")?;
-        let message = wire::scalar_text(error.get("message"))?;
+        let mut message = wire::scalar_text(error.get("message"))?;
+        // `system_message` carries the reason ("server_url must use HTTPS"); a person needs it
+        // to fix the spec. It is a documented message field, masked like the rest.
+        if let Some(detail) = wire::scalar_text(error.get("system_message")).filter(|d| *d != message) {
+            message = format!("{message}: {detail}");
+        }
         Some(match wire::scalar_text(error.get("code")) {
             Some(code) => format!("{message} ({code})"),
             None => message,
@@ -576,7 +581,7 @@ mod tests {
             "status": 400, "trace_id": "req_xyz789", "timestamp": "2025-11-13T10:30:00Z"}});
         assert_eq!(
             model().error_message(400, &body).as_deref(),
-            Some("Invalid request parameters (VALIDATION_ERROR)")
+            Some("Invalid request parameters: Validation failed (VALIDATION_ERROR)")
         );
         assert_eq!(model().error_message(500, &json!({"detail": "x"})), None);
     }
