@@ -16,6 +16,8 @@ pub mod types {
 pub mod reasons {
     /// Ready: the registry reports the server available.
     pub const AVAILABLE: &str = "Available";
+    /// Ready: synced; the registry has not checked the server yet.
+    pub const PENDING: &str = "Pending";
     /// Ready=False: the registry reports the server unavailable.
     pub const UNAVAILABLE: &str = "Unavailable";
     /// Synced: remote equals spec.

@@ -129,18 +129,12 @@ fn decided(
         }
         (Action::Create { .. } | Action::Patch { .. }, Outcome::NoWrite) => {
             // Planned but not carried out (plan only): the record still differs.
-            s.drift = decision
-                .diffs
-                .iter()
-                .map(|d| d.remote.to_string())
-                .collect();
-            c.set(
-                s,
-                types::RECONCILING,
-                true,
-                reasons::UPDATING,
-                "changes are pending",
-            );
+            s.drift = decision.diffs.iter().map(|d| d.remote.to_string()).collect();
+            let msg = match &decision.action {
+                Action::Create { .. } => "the record does not exist yet; a create is pending".to_string(),
+                _ => format!("changes are pending for {}", s.drift.join(", ")),
+            };
+            c.not_synced(s, reasons::UPDATING, &msg, true);
         }
     }
 }
@@ -227,7 +221,7 @@ fn availability_reason(a: Availability) -> &'static str {
     match a {
         Availability::Available => reasons::AVAILABLE,
         Availability::Unavailable => reasons::UNAVAILABLE,
-        Availability::Pending => "Pending",
+        Availability::Pending => reasons::PENDING,
         Availability::Unknown => reasons::SYNCED,
     }
 }

@@ -783,3 +783,41 @@ fn header_with_unresolved_secret_is_a_spec_error_naming_the_header() {
     assert_eq!(err.path, "spec.headers[0].valueFrom");
     assert!(err.message.contains("Authorization"));
 }
+
+#[test]
+fn planned_but_unsent_changes_are_not_synced_and_reconciling() {
+    let mut live = live_equal();
+    live.fields.insert(Field::Url, json!("https://old.example.com"));
+    let d = run(&spec(), &ResolvedSecrets::default(), &Default::default(), Observation::Found(live));
+    let des = desired(&spec(), "github", &ResolvedSecrets::default()).unwrap();
+    let st = next_status(
+        &Default::default(),
+        Some(1),
+        now(),
+        Report::Decided { decision: &d, outcome: Outcome::NoWrite, desired: &des, model: &Fake, salt: SALT },
+    );
+    assert_eq!(st.drift, vec!["url".to_string()]);
+    assert_eq!(cond(&st, types::SYNCED), ("False", reasons::UPDATING));
+    assert_eq!(cond(&st, types::RECONCILING).0, "True");
+    assert!(st.last_sync_time.is_none() && st.last_patch.is_none());
+}
+
+#[test]
+fn create_records_every_sent_field_as_the_last_patch() {
+    let s = with_secret_header(spec());
+    let sec = secrets(CANARY);
+    let d = run(&s, &sec, &Default::default(), Observation::ByName(vec![]));
+    assert!(matches!(d.action, Action::Create { .. }));
+    let des = desired(&s, "github", &sec).unwrap();
+    let created = live_equal();
+    let st = next_status(
+        &with_pending_create(&Default::default(), "GitHub", now()),
+        Some(1),
+        now(),
+        Report::Decided { decision: &d, outcome: Outcome::Written(&created), desired: &des, model: &Fake, salt: SALT },
+    );
+    assert_eq!(st.last_patch.unwrap().fields, vec!["name", "url", "headers"]);
+    assert!(st.applied_fingerprints.contains_key("headers"));
+    assert_eq!(st.external_id.as_deref(), Some("rec-1"));
+    assert!(st.pending_create.is_none());
+}
