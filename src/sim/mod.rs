@@ -159,6 +159,14 @@ fn app(sim: Arc<Sim>) -> Router {
     app.with_state(sim)
 }
 
+impl std::fmt::Debug for SimHandle {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimHandle")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
 impl SimHandle {
     pub fn addr(&self) -> SocketAddr {
         self.addr
