@@ -18,8 +18,14 @@ use mcpsync::sim::{self, SimConfig};
 const DRIFTED: usize = 10;
 
 fn main() -> anyhow::Result<()> {
-    let n: usize = std::env::var("MCPSYNC_BENCH_SERVERS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000);
-    tokio::runtime::Builder::new_multi_thread().enable_all().build()?.block_on(bench(n))
+    let n: usize = std::env::var("MCPSYNC_BENCH_SERVERS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(10_000);
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(bench(n))
 }
 
 fn record_id(i: usize) -> String {
@@ -28,10 +34,19 @@ fn record_id(i: usize) -> String {
 
 async fn bench(n: usize) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
-    let mut seed = String::from("composio:\n  credentials:\n    - api_key: bench-key\n  records:\n");
+    let mut seed =
+        String::from("composio:\n  credentials:\n    - api_key: bench-key\n  records:\n");
     for i in 0..n {
-        let toolkits = if i < DRIFTED { "[github, slack]" } else { "[github]" };
-        let _ = writeln!(seed, "    - {{id: {}, name: srv-{i:05}, toolkits: {toolkits}}}", record_id(i));
+        let toolkits = if i < DRIFTED {
+            "[github, slack]"
+        } else {
+            "[github]"
+        };
+        let _ = writeln!(
+            seed,
+            "    - {{id: {}, name: srv-{i:05}, toolkits: {toolkits}}}",
+            record_id(i)
+        );
     }
     let seed_path = dir.path().join("seed.yaml");
     std::fs::write(&seed_path, seed)?;
@@ -48,7 +63,12 @@ async fn bench(n: usize) -> anyhow::Result<()> {
     }
     std::fs::write(manifests.join("servers.yaml"), servers)?;
 
-    let sim = sim::start(SimConfig { seed: Some(seed_path), log_capacity: 4 * n + 1000, ..SimConfig::default() }).await?;
+    let sim = sim::start(SimConfig {
+        seed: Some(seed_path),
+        log_capacity: 4 * n + 1000,
+        ..SimConfig::default()
+    })
+    .await?;
     let base = sim.base_url("composio");
     let opts = |mode| RunOptions {
         paths: vec![manifests.clone()],
@@ -60,7 +80,11 @@ async fn bench(n: usize) -> anyhow::Result<()> {
         })),
     };
     println!("drift_check: {n} McpServers in one Composio registry, {DRIFTED} of them drifted");
-    for (phase, mode) in [("plan", Mode::Plan), ("apply", Mode::Apply), ("plan again", Mode::Plan)] {
+    for (phase, mode) in [
+        ("plan", Mode::Plan),
+        ("apply", Mode::Apply),
+        ("plan again", Mode::Plan),
+    ] {
         sim.clear_log();
         let started = Instant::now();
         let report = run::run(&opts(mode), jiff::Timestamp::now()).await?;
@@ -68,7 +92,11 @@ async fn bench(n: usize) -> anyhow::Result<()> {
         let requests = sim.requests();
         let reads = requests.iter().filter(|r| r.method == "GET").count();
         let writes = requests.len() - reads;
-        let changed = report.servers.iter().filter(|s| !s.changes.is_empty()).count();
+        let changed = report
+            .servers
+            .iter()
+            .filter(|s| !s.changes.is_empty())
+            .count();
         println!(
             "  {phase:<10} {:>7.2} s  {reads:>5} reads  {writes:>3} writes  ({changed} servers with changes; one GET per server would be {n} reads)",
             elapsed.as_secs_f64()

@@ -42,7 +42,8 @@ pub async fn observe(
     client: &RegistryClient,
     targets: &[Target],
 ) -> Vec<Result<Observation, RemoteError>> {
-    if targets.len() < 2 {
+    let lookups = targets.iter().filter(|t| !matches!(t, Target::New)).count();
+    if lookups < 2 {
         let mut out = Vec::with_capacity(targets.len());
         for t in targets {
             out.push(observe_one(client, t).await);
@@ -60,6 +61,7 @@ pub async fn observe(
                 Some(r) => Ok(Observation::Found(r.clone())),
                 None => observe_one(client, t).await,
             },
+            Target::New => Ok(Observation::ByName(Vec::new())),
             Target::Name(name) => Ok(Observation::ByName(
                 index.by_name.get(name).cloned().unwrap_or_default(),
             )),
@@ -80,6 +82,7 @@ pub async fn observe_one(
             Err(e) if e.class == ErrorClass::NotFound => Ok(Observation::Gone),
             Err(e) => Err(e),
         },
+        Target::New => Ok(Observation::ByName(Vec::new())),
         Target::Name(name) => {
             let records = client.list_all(Some(name)).await?;
             Ok(Observation::ByName(

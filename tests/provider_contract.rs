@@ -813,7 +813,7 @@ async fn wrong_credentials_are_unauthorized() {
         );
         // The vendor's own message, read from its error envelope.
         let vendor = match p {
-            P::Aitronos => "Authentication required (UNAUTHORIZED)",
+            P::Aitronos => "Authentication required: Invalid API key (UNAUTHORIZED)",
             P::Composio => "Invalid API key",
             P::Pais => "Invalid authentication credentials",
             P::Zudu | P::ZuduFlat => "Unauthorized: Missing or invalid API key/secret",
@@ -1321,7 +1321,7 @@ async fn registry_only_constraints_are_rejected_with_the_vendor_message() {
             P::Aitronos,
             Field::DisplayName,
             json!("   "),
-            "Invalid request parameters: name must be a non-empty string",
+            "Invalid request parameters: Validation failed: name must be a non-empty string",
         ),
         (
             P::ZuduFlat,

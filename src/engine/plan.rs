@@ -24,6 +24,10 @@ pub enum Target {
     Id(String),
     /// No id yet: look the record up by this name before any create.
     Name(String),
+    /// No id, and nothing to look up: the record is to be created (names are not unique
+    /// in this registry and no create of ours is pending, so a same-named record belongs
+    /// to someone else). The front end observes `ByName(vec![])` without a call.
+    New,
 }
 
 /// What a front end found for the [`Target`].
@@ -95,15 +99,28 @@ pub struct Decision {
 }
 
 /// The record to look at for this server.
-pub fn target(spec: &McpServerSpec, status: &McpServerStatus, desired: &Desired) -> Target {
-    match spec.external_id.as_ref().or(status.external_id.as_ref()) {
-        Some(id) => Target::Id(id.clone()),
-        None => Target::Name(
-            status
-                .pending_create
-                .as_ref()
-                .map_or_else(|| desired.create_name.clone(), |p| p.name.clone()),
-        ),
+///
+/// Without an id, a record is adopted by name only where that is safe: in a registry that
+/// keeps names unique, under `ObserveOnly` (which never writes), or when a create of ours
+/// may have reached the registry (`status.pendingCreate`: a crash between the POST and the
+/// status write). Elsewhere a same-named record may be another team's, so it is left alone.
+pub fn target(
+    model: &dyn ProviderModel,
+    spec: &McpServerSpec,
+    status: &McpServerStatus,
+    desired: &Desired,
+) -> Target {
+    if let Some(id) = spec.external_id.as_ref().or(status.external_id.as_ref()) {
+        return Target::Id(id.clone());
+    }
+    if let Some(pending) = &status.pending_create {
+        return Target::Name(pending.name.clone());
+    }
+    let observe_only = spec.management_policy == Some(ManagementPolicy::ObserveOnly);
+    if model.names_unique() || observe_only {
+        Target::Name(desired.create_name.clone())
+    } else {
+        Target::New
     }
 }
 

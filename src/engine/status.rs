@@ -129,9 +129,15 @@ fn decided(
         }
         (Action::Create { .. } | Action::Patch { .. }, Outcome::NoWrite) => {
             // Planned but not carried out (plan only): the record still differs.
-            s.drift = decision.diffs.iter().map(|d| d.remote.to_string()).collect();
+            s.drift = decision
+                .diffs
+                .iter()
+                .map(|d| d.remote.to_string())
+                .collect();
             let msg = match &decision.action {
-                Action::Create { .. } => "the record does not exist yet; a create is pending".to_string(),
+                Action::Create { .. } => {
+                    "the record does not exist yet; a create is pending".to_string()
+                }
                 _ => format!("changes are pending for {}", s.drift.join(", ")),
             };
             c.not_synced(s, reasons::UPDATING, &msg, true);

@@ -562,19 +562,34 @@ fn target_prefers_spec_id_then_status_id_then_pending_name_then_create_name() {
         ..Default::default()
     };
     assert_eq!(
-        target(&pinned, &with_id, &des),
+        target(&Fake, &pinned, &with_id, &des),
         Target::Id("spec-id".into())
     );
     assert_eq!(
-        target(&spec(), &with_id, &des),
+        target(&Fake, &spec(), &with_id, &des),
         Target::Id("status-id".into())
     );
     assert_eq!(
-        target(&spec(), &pending, &des),
+        target(&Fake, &spec(), &pending, &des),
         Target::Name("Pending".into())
     );
+    // Names not unique (Fake), nothing pending: a same-named record is someone else's.
     assert_eq!(
-        target(&spec(), &Default::default(), &des),
+        target(&Fake, &spec(), &Default::default(), &des),
+        Target::New
+    );
+    let observe = McpServerSpec {
+        management_policy: Some(ManagementPolicy::ObserveOnly),
+        ..spec()
+    };
+    assert_eq!(
+        target(&Fake, &observe, &Default::default(), &des),
+        Target::Name("GitHub".into())
+    );
+    let unique = zudu_model();
+    assert!(unique.names_unique());
+    assert_eq!(
+        target(&unique, &spec(), &Default::default(), &des),
         Target::Name("GitHub".into())
     );
     let unnamed = McpServerSpec {
@@ -583,9 +598,23 @@ fn target_prefers_spec_id_then_status_id_then_pending_name_then_create_name() {
     };
     let des = desired(&unnamed, "github", &ResolvedSecrets::default()).unwrap();
     assert_eq!(
-        target(&unnamed, &Default::default(), &des),
+        target(&unique, &unnamed, &Default::default(), &des),
         Target::Name("github".into())
     );
+}
+
+fn zudu_model() -> crate::provider::zudu::Zudu {
+    use crate::api::{SecretKeyRef, ZuduProvider};
+    let r = |key: &str| SecretKeyRef {
+        name: "zudu".into(),
+        key: key.into(),
+        namespace: None,
+    };
+    crate::provider::zudu::Zudu::new(&ZuduProvider {
+        api_key_secret_ref: r("key"),
+        api_secret_secret_ref: r("secret"),
+        body_style: None,
+    })
 }
 
 #[test]
@@ -787,14 +816,26 @@ fn header_with_unresolved_secret_is_a_spec_error_naming_the_header() {
 #[test]
 fn planned_but_unsent_changes_are_not_synced_and_reconciling() {
     let mut live = live_equal();
-    live.fields.insert(Field::Url, json!("https://old.example.com"));
-    let d = run(&spec(), &ResolvedSecrets::default(), &Default::default(), Observation::Found(live));
+    live.fields
+        .insert(Field::Url, json!("https://old.example.com"));
+    let d = run(
+        &spec(),
+        &ResolvedSecrets::default(),
+        &Default::default(),
+        Observation::Found(live),
+    );
     let des = desired(&spec(), "github", &ResolvedSecrets::default()).unwrap();
     let st = next_status(
         &Default::default(),
         Some(1),
         now(),
-        Report::Decided { decision: &d, outcome: Outcome::NoWrite, desired: &des, model: &Fake, salt: SALT },
+        Report::Decided {
+            decision: &d,
+            outcome: Outcome::NoWrite,
+            desired: &des,
+            model: &Fake,
+            salt: SALT,
+        },
     );
     assert_eq!(st.drift, vec!["url".to_string()]);
     assert_eq!(cond(&st, types::SYNCED), ("False", reasons::UPDATING));
@@ -814,9 +855,18 @@ fn create_records_every_sent_field_as_the_last_patch() {
         &with_pending_create(&Default::default(), "GitHub", now()),
         Some(1),
         now(),
-        Report::Decided { decision: &d, outcome: Outcome::Written(&created), desired: &des, model: &Fake, salt: SALT },
+        Report::Decided {
+            decision: &d,
+            outcome: Outcome::Written(&created),
+            desired: &des,
+            model: &Fake,
+            salt: SALT,
+        },
     );
-    assert_eq!(st.last_patch.unwrap().fields, vec!["name", "url", "headers"]);
+    assert_eq!(
+        st.last_patch.unwrap().fields,
+        vec!["name", "url", "headers"]
+    );
     assert!(st.applied_fingerprints.contains_key("headers"));
     assert_eq!(st.external_id.as_deref(), Some("rec-1"));
     assert!(st.pending_create.is_none());

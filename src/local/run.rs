@@ -287,7 +287,7 @@ async fn run_registry(
     }
     let targets: Vec<Target> = ready
         .iter()
-        .map(|p| engine::target(&p.server.spec, &p.prev, &p.desired))
+        .map(|p| engine::target(client.model(), &p.server.spec, &p.prev, &p.desired))
         .collect();
     let observations = reconcile::observe(&client, &targets).await;
     let pinned: Vec<(String, String)> = ready

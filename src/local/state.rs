@@ -114,7 +114,7 @@ impl StateFile {
         if text.trim().is_empty() {
             return Err(garbled("the file is empty".to_string()));
         }
-        let state: StateFile = serde_saphyr::from_str(&text)
+        let state: StateFile = serde_saphyr::from_str_with_options(&text, parse_options())
             .map_err(|err| garbled(first_line(&err.without_snippet().to_string())))?;
         if state.version != STATE_VERSION {
             return Err(StateError::Version {
@@ -222,6 +222,19 @@ fn sync_dir(_dir: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// serde-saphyr's default budget (250,000 nodes) protects against hostile input but stops
+/// at about 9,000 servers of our own state. The limits scale to a million servers (about
+/// 25 nodes each) and still bound memory and time.
+fn parse_options() -> serde_saphyr::Options {
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_nodes = 40_000_000;
+    budget.max_events = 80_000_000;
+    budget.max_total_scalar_bytes = 2 << 30;
+    let mut options = serde_saphyr::Options::default();
+    options.budget = Some(budget);
+    options
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,6 +298,23 @@ mod tests {
             .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
             .filter(|n| n.ends_with(".tmp"))
             .collect()
+    }
+
+    #[test]
+    fn state_of_ten_thousand_servers_round_trips() {
+        // Past serde-saphyr's default budget of 250,000 nodes.
+        let one = canary_state()
+            .get(&server_key("team-a", "github"))
+            .unwrap()
+            .clone();
+        let mut state = StateFile::new();
+        for i in 0..10_000 {
+            state.insert(server_key("bench", &format!("srv-{i}")), one.clone());
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        state.save(&path).unwrap();
+        assert_eq!(StateFile::load(&path).unwrap(), state);
     }
 
     #[test]

@@ -265,7 +265,9 @@ impl ProviderModel for Aitronos {
         let mut message = wire::scalar_text(error.get("message"))?;
         // `system_message` carries the reason ("server_url must use HTTPS"); a person needs it
         // to fix the spec. It is a documented message field, masked like the rest.
-        if let Some(detail) = wire::scalar_text(error.get("system_message")).filter(|d| *d != message) {
+        if let Some(detail) =
+            wire::scalar_text(error.get("system_message")).filter(|d| *d != message)
+        {
             message = format!("{message}: {detail}");
         }
         Some(match wire::scalar_text(error.get("code")) {
