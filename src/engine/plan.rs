@@ -96,6 +96,8 @@ pub struct Decision {
     pub diffs: Vec<FieldDiff>,
     /// True when the record was found by name rather than by id.
     pub adopted: bool,
+    /// `ObserveOnly`: nothing is ever applied, so nothing is recorded as applied.
+    pub observe_only: bool,
 }
 
 /// The record to look at for this server.
@@ -170,6 +172,7 @@ pub fn decide(input: DecideInput<'_>) -> Decision {
         live: None,
         diffs: Vec::new(),
         adopted: false,
+        observe_only: policy == ManagementPolicy::ObserveOnly,
     };
     if let Err(refusal) = validate(input.model, input.desired) {
         decision.action = Action::Refuse(refusal);
@@ -211,6 +214,11 @@ pub fn decide(input: DecideInput<'_>) -> Decision {
     };
     decision.record_id = Some(live.id.clone());
     decision.diffs = diff(model, desired, status, &live);
+    if decision.observe_only {
+        // A write-only value cannot be read back, and ObserveOnly never applied it, so no
+        // fingerprint can tell whether it differs: it is unobservable, not drifted.
+        decision.diffs.retain(|d| !d.write_only);
+    }
     decision.action = action_for(model, policy, &decision.diffs);
     decision.live = Some(live);
     decision

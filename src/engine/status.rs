@@ -176,24 +176,9 @@ fn synced(
             .collect(),
         (_, Some(_)) => decision.diffs.iter().map(|d| d.remote).collect(),
     };
-    let mut fingerprints = BTreeMap::new();
-    let mut applied = Vec::new();
-    for (field, value) in &desired.fields {
-        let Some(rule) = model.field_rule(*field) else {
-            continue;
-        };
-        applied.push(rule.remote.to_string());
-        if rule.write_only {
-            let fp = match s.applied_fingerprints.get(rule.remote) {
-                Some(old) if !sent.contains(&rule.remote) => old.clone(),
-                _ => fingerprint::fingerprint(rule.remote, value, salt),
-            };
-            fingerprints.insert(rule.remote.to_string(), fp);
-        }
+    if !decision.observe_only {
+        record_applied(s, desired, model, &sent, salt);
     }
-    applied.sort();
-    s.applied_fields = applied;
-    s.applied_fingerprints = fingerprints;
     s.drift.clear();
     if written.is_some() {
         s.last_patch = Some(LastPatch {
@@ -221,6 +206,35 @@ fn synced(
         }
         a => c.set(s, types::READY, true, availability_reason(a), ""),
     }
+}
+
+/// What is now applied: the managed fields, and fingerprints of write-only values (new
+/// for those just sent, kept for the others).
+fn record_applied(
+    s: &mut McpServerStatus,
+    desired: &Desired,
+    model: &dyn ProviderModel,
+    sent: &[&str],
+    salt: &[u8; 16],
+) {
+    let mut fingerprints = BTreeMap::new();
+    let mut applied = Vec::new();
+    for (field, value) in &desired.fields {
+        let Some(rule) = model.field_rule(*field) else {
+            continue;
+        };
+        applied.push(rule.remote.to_string());
+        if rule.write_only {
+            let fp = match s.applied_fingerprints.get(rule.remote) {
+                Some(old) if !sent.contains(&rule.remote) => old.clone(),
+                _ => fingerprint::fingerprint(rule.remote, value, salt),
+            };
+            fingerprints.insert(rule.remote.to_string(), fp);
+        }
+    }
+    applied.sort();
+    s.applied_fields = applied;
+    s.applied_fingerprints = fingerprints;
 }
 
 fn availability_reason(a: Availability) -> &'static str {

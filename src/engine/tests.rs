@@ -871,3 +871,26 @@ fn create_records_every_sent_field_as_the_last_patch() {
     assert_eq!(st.external_id.as_deref(), Some("rec-1"));
     assert!(st.pending_create.is_none());
 }
+
+#[test]
+fn observe_only_neither_reports_unreadable_fields_nor_records_anything_as_applied() {
+    let s = McpServerSpec {
+        management_policy: Some(ManagementPolicy::ObserveOnly),
+        ..with_secret_header(spec())
+    };
+    let d = run(
+        &s,
+        &secrets(CANARY),
+        &Default::default(),
+        Observation::Found(live_equal()),
+    );
+    assert_eq!(
+        d.action,
+        Action::Nothing,
+        "a write-only header cannot be observed: {:?}",
+        d.diffs
+    );
+    let st = applied(&s, &secrets(CANARY), &Default::default(), &d);
+    assert_eq!(cond(&st, types::SYNCED).0, "True");
+    assert!(st.applied_fields.is_empty() && st.applied_fingerprints.is_empty());
+}

@@ -378,6 +378,7 @@ fn refuse_claimed(
         live: None,
         diffs: Vec::new(),
         adopted: false,
+        observe_only: decision.observe_only,
     };
 }
 
