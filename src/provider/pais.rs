@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::wire::{self, SSE, STREAMABLE_HTTP, WEB_SOCKET};
 use super::{
@@ -177,12 +177,11 @@ impl ProviderModel for Pais {
         fields: &BTreeMap<Field, Value>,
         ctx: &WriteContext,
     ) -> Result<RequestSpec, Violation> {
-        let mut body = Map::new();
-        for (field, value) in fields {
-            if let Some((key, v)) = encode(*field, Some(value), ctx) {
-                body.insert(key.to_string(), v);
-            }
-        }
+        let body = wire::object_of(
+            fields
+                .iter()
+                .map(|(field, value)| encode(*field, Some(value), ctx)),
+        );
         for (field, key) in [(Field::Url, "url"), (Field::Transport, "transport")] {
             if !body.contains_key(key) {
                 return Err(wire::invalid(
@@ -195,12 +194,11 @@ impl ProviderModel for Pais {
     }
 
     fn patch_request(&self, id: &str, changes: &[Change], ctx: &WriteContext) -> RequestSpec {
-        let mut body = Map::new();
-        for change in changes {
-            if let Some((key, v)) = encode(change.field, change.value.as_ref(), ctx) {
-                body.insert(key.to_string(), v);
-            }
-        }
+        let body = wire::object_of(
+            changes
+                .iter()
+                .map(|change| encode(change.field, change.value.as_ref(), ctx)),
+        );
         RequestSpec::new(Method::Patch, Self::item_path(id)).body(Value::Object(body))
     }
 

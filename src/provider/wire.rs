@@ -226,6 +226,19 @@ pub fn string_map(
     }
 }
 
+/// The JSON object of a write: one member per encoded field, in order; fields the
+/// provider leaves out (`None`) are skipped.
+pub(super) fn object_of<I>(members: I) -> Map<String, Value>
+where
+    I: IntoIterator<Item = Option<(&'static str, Value)>>,
+{
+    members
+        .into_iter()
+        .flatten()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -251,12 +251,11 @@ impl ProviderModel for Zudu {
         fields: &BTreeMap<Field, Value>,
         _ctx: &WriteContext,
     ) -> Result<RequestSpec, Violation> {
-        let mut body = Map::new();
-        for (field, value) in fields {
-            if let Some((key, v)) = Self::encode(*field, Some(value)) {
-                body.insert(key.to_string(), v);
-            }
-        }
+        let body = wire::object_of(
+            fields
+                .iter()
+                .map(|(field, value)| Self::encode(*field, Some(value))),
+        );
         for key in assumed::CREATE_REQUIRED {
             if !body.contains_key(key) {
                 let field = if key == "url" {
@@ -275,12 +274,11 @@ impl ProviderModel for Zudu {
 
     /// Zudu answers 400 to an empty update: the engine sends no PATCH without changes.
     fn patch_request(&self, id: &str, changes: &[Change], _ctx: &WriteContext) -> RequestSpec {
-        let mut body = Map::new();
-        for change in changes {
-            if let Some((key, v)) = Self::encode(change.field, change.value.as_ref()) {
-                body.insert(key.to_string(), v);
-            }
-        }
+        let body = wire::object_of(
+            changes
+                .iter()
+                .map(|change| Self::encode(change.field, change.value.as_ref())),
+        );
         RequestSpec::new(Method::Patch, Self::item_path(id)).body(self.wrap(body))
     }
 
