@@ -1,7 +1,9 @@
 # The commands the README names. `make help` lists them.
 CARGO ?= cargo
 # cargo-nextest when installed, else plain cargo test (CI does not install nextest).
-TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run --no-tests=warn" || echo test)
+# Doctests run on their own first (nextest does not run them), so the runner's summary of
+# every other test is the last line printed; `--lib --bins --tests` leaves the benches out.
+TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run --no-tests=warn" || echo "test --lib --bins --tests")
 
 .PHONY: help build test fmt fmt-check clippy unit doctest crds crds-check demo bench e2e
 
@@ -11,7 +13,7 @@ help: ## list the targets
 build: ## compile the mcpsync binary (debug)
 	$(CARGO) build
 
-test: fmt-check clippy unit doctest ## everything CI runs: fmt check, clippy -D warnings, all tests
+test: fmt-check clippy doctest unit ## everything CI runs: fmt check, clippy -D warnings, all tests
 
 fmt: ## format the code
 	$(CARGO) fmt
@@ -25,11 +27,8 @@ clippy: ## lint, warnings are errors
 unit: ## all unit and integration tests (nextest when available)
 	$(CARGO) $(TEST_RUNNER)
 
-# nextest does not run doctests; plain `cargo test` already did.
 doctest:
-ifneq ($(TEST_RUNNER),test)
 	$(CARGO) test --doc
-endif
 
 crds: ## regenerate crds/ from the Rust types
 	$(CARGO) run --quiet -- crds > crds/mcpsync.dev_crds.yaml
