@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use jiff::Timestamp;
 use serde::Serialize;
+use serde_json::Value;
 
 use crate::api::conditions::reasons;
 use crate::api::registry::RegistryConnection;
@@ -397,7 +398,7 @@ async fn settle(sink: &mut Sink<'_>, p: &Prepared<'_>, decision: Decision) -> Se
     let (mut kind, mut message) = describe(&decision.action);
     let mut changes = match &decision.action {
         Action::Create { fields } => created_fields(sink.client.model(), fields, &p.desired),
-        _ => shown_changes(&decision.diffs),
+        _ => shown_changes(sink.client.model(), &decision.diffs),
     };
     let mut prev = p.prev.clone();
     let written = match (&decision.action, sink.opts.mode) {
@@ -511,7 +512,7 @@ async fn follow_up(
         .map_err(|e| redact(e, &p.secret_values));
     let next = status_after(sink, p, status, &decision, Some(&answer));
     Some((
-        shown_changes(&decision.diffs),
+        shown_changes(sink.client.model(), &decision.diffs),
         next,
         answer.err().map(|e| e.message),
     ))
@@ -582,10 +583,20 @@ pub(crate) fn registry_client(
         .map_err(|e| not_ready(format!("{}: {e}", view.label())))
 }
 
+/// A value as printed: in the registry's own form, or `(secret)` when it comes from a
+/// Secret; `null` for a reset.
+fn shown(model: &dyn ProviderModel, field: Field, secret: bool, value: Option<&Value>) -> Value {
+    match value {
+        _ if secret => Value::from("(secret)"),
+        Some(v) => model.wire_value(field, v),
+        None => Value::Null,
+    }
+}
+
 /// The fields a create sends, as changes from nothing.
 fn created_fields(
     model: &dyn ProviderModel,
-    fields: &BTreeMap<Field, serde_json::Value>,
+    fields: &BTreeMap<Field, Value>,
     desired: &Desired,
 ) -> Vec<ShownChange> {
     fields
@@ -596,37 +607,19 @@ fn created_fields(
                 .map_or(f.spec_name(), |r| r.remote)
                 .to_string(),
             old: None,
-            new: if desired.secret_fields.contains(f) {
-                serde_json::Value::from("(secret)")
-            } else {
-                v.clone()
-            },
+            new: shown(model, *f, desired.secret_fields.contains(f), Some(v)),
         })
         .collect()
 }
 
-fn shown_changes(diffs: &[FieldDiff]) -> Vec<ShownChange> {
+/// The differing fields; the old value of a write-only field is unknown.
+fn shown_changes(model: &dyn ProviderModel, diffs: &[FieldDiff]) -> Vec<ShownChange> {
     diffs
         .iter()
-        .map(|d| {
-            let shown = |v: &Option<serde_json::Value>| match v {
-                _ if d.secret => serde_json::Value::from("(secret)"),
-                Some(v) => v.clone(),
-                None => serde_json::Value::Null,
-            };
-            ShownChange {
-                field: d.remote.to_string(),
-                old: if d.write_only {
-                    None
-                } else {
-                    Some(shown(&d.old))
-                },
-                new: if d.new.is_none() {
-                    serde_json::Value::Null
-                } else {
-                    shown(&d.new)
-                },
-            }
+        .map(|d| ShownChange {
+            field: d.remote.to_string(),
+            old: (!d.write_only).then(|| shown(model, d.field, d.secret, d.old.as_ref())),
+            new: shown(model, d.field, d.secret, d.new.as_ref()),
         })
         .collect()
 }

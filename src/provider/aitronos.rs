@@ -240,6 +240,10 @@ impl ProviderModel for Aitronos {
         RequestSpec::new(Method::Delete, Self::item_path(id))
     }
 
+    fn wire_value(&self, field: Field, value: &Value) -> Value {
+        Self::encode(field, Some(value)).map_or_else(|| value.clone(), |(_, v)| v)
+    }
+
     fn parse_record(&self, body: &Value) -> Result<RemoteRecord, DecodeError> {
         let obj = wire::object(ID, body, "the answer")?;
         // Some answers wrap the object in `data`.
@@ -351,6 +355,20 @@ fn availability(obj: &Map<String, Value>) -> Result<(Availability, Option<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn wire_value_shows_what_the_registry_receives() {
+        let m = model();
+        assert_eq!(m.wire_value(Field::Transport, &json!("Sse")), json!("sse"));
+        assert_eq!(
+            m.wire_value(Field::Tools, &json!({"enabled": true, "allowed": ["a"]})),
+            json!({"enabled": true, "allowed_tools": ["a"]})
+        );
+        assert_eq!(
+            m.wire_value(Field::DisplayName, &json!("GitHub")),
+            json!("GitHub")
+        );
+    }
 
     fn model() -> Aitronos {
         Aitronos::new(&AitronosProvider {

@@ -198,6 +198,10 @@ impl ProviderModel for Composio {
         RequestSpec::new(Method::Delete, Self::item_path(id))
     }
 
+    fn wire_value(&self, field: Field, value: &Value) -> Value {
+        Self::encode(field, Some(value)).map_or_else(|| value.clone(), |(_, v)| v)
+    }
+
     fn parse_record(&self, body: &Value) -> Result<RemoteRecord, DecodeError> {
         decode(body)
     }

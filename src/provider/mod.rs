@@ -219,6 +219,13 @@ pub trait ProviderModel: Send + Sync + fmt::Debug {
     fn patch_request(&self, id: &str, changes: &[Change], ctx: &WriteContext) -> RequestSpec;
     fn delete_request(&self, id: &str) -> RequestSpec;
 
+    /// A canonical value as the registry receives it (`"Sse"` -> `"sse"`), for output.
+    /// Secret-backed values are never passed here.
+    fn wire_value(&self, field: Field, value: &Value) -> Value {
+        let _ = field;
+        value.clone()
+    }
+
     /// Decodes the answer to GET, create or PATCH (envelopes included).
     fn parse_record(&self, body: &Value) -> Result<RemoteRecord, DecodeError>;
     /// Decodes one LIST answer; `cursor` is the one the page was requested with.

@@ -206,6 +206,11 @@ impl ProviderModel for Pais {
         RequestSpec::new(Method::Delete, Self::item_path(id))
     }
 
+    fn wire_value(&self, field: Field, value: &Value) -> Value {
+        encode(field, Some(value), &WriteContext::default())
+            .map_or_else(|| value.clone(), |(_, v)| v)
+    }
+
     fn parse_record(&self, body: &Value) -> Result<RemoteRecord, DecodeError> {
         decode(body)
     }
@@ -304,6 +309,14 @@ fn decode(value: &Value) -> Result<RemoteRecord, DecodeError> {
 mod tests {
     use super::*;
     use std::collections::BTreeSet;
+
+    #[test]
+    fn wire_value_shows_what_the_registry_receives() {
+        assert_eq!(
+            model().wire_value(Field::Transport, &json!("StreamableHttp")),
+            json!("STREAMABLE_HTTP")
+        );
+    }
 
     fn model() -> Pais {
         Pais::new(&PaisProvider {

@@ -286,6 +286,10 @@ impl ProviderModel for Zudu {
         RequestSpec::new(Method::Delete, Self::item_path(id))
     }
 
+    fn wire_value(&self, field: Field, value: &Value) -> Value {
+        Self::encode(field, Some(value)).map_or_else(|| value.clone(), |(_, v)| v)
+    }
+
     fn parse_record(&self, body: &Value) -> Result<RemoteRecord, DecodeError> {
         decode(unwrap_envelope(body)?)
     }
