@@ -1025,11 +1025,28 @@ async fn delete_honours_policy_and_counts_404_as_done() {
             P::Pais.server_yaml("deleted", "Deleted", "  deletionPolicy: Delete\n"),
             P::Pais.server_yaml("retained", "Retained", "  deletionPolicy: Retain\n"),
             P::ZuduFlat.server_yaml("gone", "Gone", "  deletionPolicy: Delete\n"),
+            P::Pais.server_yaml("observed", "Observed", "  deletionPolicy: Delete\n"),
         ]
         .join("---\n"),
     );
     assert!(!env.apply().await.has_errors());
-    let ids = ["deleted", "retained", "gone"].map(|n| env.external_id(n));
+    let ids = ["deleted", "retained", "gone", "observed"].map(|n| env.external_id(n));
+    // "observed" is switched to ObserveOnly after its record exists: never deleted.
+    let observed = P::Pais.server_yaml(
+        "observed",
+        "Observed",
+        "  deletionPolicy: Delete\n  managementPolicy: ObserveOnly\n",
+    );
+    env.write(
+        "servers.yaml",
+        &[
+            P::Pais.server_yaml("deleted", "Deleted", "  deletionPolicy: Delete\n"),
+            P::Pais.server_yaml("retained", "Retained", "  deletionPolicy: Retain\n"),
+            P::ZuduFlat.server_yaml("gone", "Gone", "  deletionPolicy: Delete\n"),
+            observed,
+        ]
+        .join("---\n"),
+    );
     // "gone" disappears behind mcpsync's back.
     let url = format!(
         "{}{}",
@@ -1059,6 +1076,8 @@ async fn delete_honours_policy_and_counts_404_as_done() {
     assert_eq!(outcome("deleted"), DeleteOutcome::Deleted);
     assert_eq!(outcome("retained"), DeleteOutcome::Retained);
     assert_eq!(outcome("gone"), DeleteOutcome::AlreadyGone);
+    assert_eq!(outcome("observed"), DeleteOutcome::Retained);
+    assert!(env.sim.stored_record(Provider::Pais, &ids[3]).is_some());
     let writes = env.writes();
     let mut deletes: Vec<_> = writes
         .iter()

@@ -4,7 +4,7 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::api::DeletionPolicy;
+use crate::api::{DeletionPolicy, ManagementPolicy};
 use crate::local::manifests;
 use crate::local::run::{RunError, RunOptions, registry_client, server_key};
 use crate::local::secrets;
@@ -58,9 +58,16 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
             outcome: DeleteOutcome::NoRecord,
             message: None,
         };
+        let observe_only = server.spec.management_policy == Some(ManagementPolicy::ObserveOnly);
         match (server.spec.deletion_policy.unwrap_or_default(), id) {
             (_, None) => {}
             (DeletionPolicy::Retain, Some(_)) => result.outcome = DeleteOutcome::Retained,
+            // ObserveOnly never writes to the registry, and a DELETE is a write.
+            (DeletionPolicy::Delete, Some(_)) if observe_only => {
+                result.outcome = DeleteOutcome::Retained;
+                result.message =
+                    Some("managementPolicy is ObserveOnly: the record is never deleted".into());
+            }
             (DeletionPolicy::Delete, Some(id)) => {
                 let client = secrets::find_registry(&manifests, server)
                     .map_err(|e| e.to_string())

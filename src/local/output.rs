@@ -132,7 +132,7 @@ pub fn render_deletes(results: &[DeleteResult], format: Format) -> Result<String
                 let what = match r.outcome {
                     DeleteOutcome::Deleted => "deleted from the registry",
                     DeleteOutcome::AlreadyGone => "already gone from the registry",
-                    DeleteOutcome::Retained => "kept in the registry (deletionPolicy: Retain)",
+                    DeleteOutcome::Retained => "kept in the registry",
                     DeleteOutcome::NoRecord => "no remote record",
                     DeleteOutcome::Failed => "delete failed (kept in the state file)",
                 };
