@@ -1143,3 +1143,49 @@ async fn crash_between_post_and_status_write_adopts_instead_of_second_post() {
         env.sim.shutdown().await;
     }
 }
+
+// ---- suspend ------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn suspended_server_makes_no_remote_call_until_resumed() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    let yaml = |extra: &str| P::Pais.server_yaml("s", "Suspended", extra);
+    env.write("s.yaml", &yaml("  deletionPolicy: Delete\n"));
+    assert!(!env.apply().await.has_errors());
+    env.write(
+        "s.yaml",
+        &yaml("  deletionPolicy: Delete\n  description: changed\n  suspend: true\n"),
+    );
+    env.sim.clear_log();
+    let report = env.apply().await;
+    assert_eq!(result(&report, "s").action, ActionKind::Suspended);
+    let plan = run::run(&env.opts(Mode::Plan), jiff::Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(result(&plan, "s").action, ActionKind::Suspended);
+    let deleted = delete::delete(&env.opts(Mode::Apply), jiff::Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(deleted[0].outcome, DeleteOutcome::Suspended);
+    assert!(
+        env.sim.requests().is_empty(),
+        "no call at all: {:#?}",
+        env.sim.requests()
+    );
+    assert!(
+        !env.state_file().is_empty(),
+        "a suspended server stays in the state file"
+    );
+    // Resumed: the pending change goes out as one PATCH.
+    env.write(
+        "s.yaml",
+        &yaml("  deletionPolicy: Delete\n  description: changed\n"),
+    );
+    let report = env.apply().await;
+    assert_eq!(result(&report, "s").action, ActionKind::Patch);
+    let writes = env.writes();
+    assert_eq!(writes.len(), 1, "{writes:#?}");
+    assert_eq!(writes[0].body, Some(json!({"description": "changed"})));
+    env.sim.shutdown().await;
+}

@@ -25,6 +25,8 @@ pub enum DeleteOutcome {
     NoRecord,
     /// The delete failed; the server stays in the state file so a later run can retry.
     Failed,
+    /// `spec.suspend: true`: no remote call; the server stays in the state file.
+    Suspended,
 }
 
 /// One server's result.
@@ -61,6 +63,10 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
         let observe_only = server.spec.management_policy == Some(ManagementPolicy::ObserveOnly);
         match (server.spec.deletion_policy.unwrap_or_default(), id) {
             (_, None) => {}
+            (DeletionPolicy::Delete, Some(_)) if server.spec.suspend == Some(true) => {
+                result.outcome = DeleteOutcome::Suspended;
+                result.message = Some("spec.suspend is true: no remote call was made".into());
+            }
             (DeletionPolicy::Retain, Some(_)) => result.outcome = DeleteOutcome::Retained,
             // ObserveOnly never writes to the registry, and a DELETE is a write.
             (DeletionPolicy::Delete, Some(_)) if observe_only => {
@@ -91,7 +97,10 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
                 };
             }
         }
-        if result.outcome != DeleteOutcome::Failed {
+        if !matches!(
+            result.outcome,
+            DeleteOutcome::Failed | DeleteOutcome::Suspended
+        ) {
             state.remove(&key);
         }
         results.push(result);

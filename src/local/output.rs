@@ -47,7 +47,7 @@ fn text(report: &RunReport, mode: Mode) -> String {
     };
     let _ = writeln!(
         out,
-        "{}: {} {verb}, {} {verb2}, {} in sync, {} drifted, {} missing, {} refused, {} failed.",
+        "{}: {} {verb}, {} {verb2}, {} in sync, {} drifted, {} missing, {} refused, {} failed, {} suspended.",
         if mode == Mode::Plan { "Plan" } else { "Apply" },
         count(ActionKind::Create),
         count(ActionKind::Patch),
@@ -56,6 +56,7 @@ fn text(report: &RunReport, mode: Mode) -> String {
         count(ActionKind::Missing),
         count(ActionKind::Refused),
         count(ActionKind::Failed),
+        count(ActionKind::Suspended),
     );
     out
 }
@@ -75,6 +76,7 @@ fn server_text(out: &mut String, s: &ServerResult, mode: Mode) {
         (ActionKind::Missing, _) => "missing".to_string(),
         (ActionKind::Refused, _) => "refused".to_string(),
         (ActionKind::Failed, _) => "failed".to_string(),
+        (ActionKind::Suspended, _) => "suspended".to_string(),
     };
     let _ = writeln!(
         out,
@@ -135,6 +137,7 @@ pub fn render_deletes(results: &[DeleteResult], format: Format) -> Result<String
                     DeleteOutcome::Retained => "kept in the registry",
                     DeleteOutcome::NoRecord => "no remote record",
                     DeleteOutcome::Failed => "delete failed (kept in the state file)",
+                    DeleteOutcome::Suspended => "suspended: not deleted (kept in the state file)",
                 };
                 let _ = writeln!(out, "{} id={id}: {what}", r.server);
                 if let Some(m) = &r.message {

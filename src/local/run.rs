@@ -72,6 +72,8 @@ pub enum ActionKind {
     Missing,
     Refused,
     Failed,
+    /// `spec.suspend: true`: no remote call was made.
+    Suspended,
 }
 
 /// One changed field, safe to print: Secret-backed values are replaced by `(secret)`.
@@ -148,6 +150,21 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
             .get(&key)
             .map(|s| s.status.clone())
             .unwrap_or_default();
+        if server.spec.suspend == Some(true) {
+            let status =
+                engine::next_status(&prev, server.metadata.generation, now, Report::Suspended);
+            let who = Who {
+                key: &key,
+                registry: "-",
+                provider: "-",
+            };
+            let message = Some("spec.suspend is true: no remote call was made".to_string());
+            report.servers.push(ServerResult {
+                message,
+                ..who.result(ActionKind::Suspended, status)
+            });
+            continue;
+        }
         let view = match secrets::find_registry(&manifests, server) {
             Ok(v) => v,
             Err(e) => {
