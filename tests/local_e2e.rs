@@ -1189,3 +1189,55 @@ async fn suspended_server_makes_no_remote_call_until_resumed() {
     assert_eq!(writes[0].body, Some(json!({"description": "changed"})));
     env.sim.shutdown().await;
 }
+
+// ---- batched observation in a shared registry -----------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn listing_stops_at_break_even_in_a_registry_full_of_foreign_records() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    let servers = ["a", "b", "c"].map(|n| P::Pais.server_yaml(n, &format!("Own {n}"), ""));
+    env.write("s.yaml", &servers.join("---\n"));
+    assert!(!env.apply().await.has_errors());
+    // 450 records of other teams: a full listing would be 5 pages of 100.
+    let http = reqwest::Client::new();
+    let url = format!("{}/api/v1/control/mcp-servers/", env.sim.base_url("pais"));
+    for i in 0..450 {
+        let body = json!({"name": format!("foreign {i}"), "url": "https://f.example.com", "transport": "SSE"});
+        let answer = http
+            .post(&url)
+            .bearer_auth("key-1")
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(answer.status().is_success());
+    }
+    env.sim.clear_log();
+    let plan = run::run(&env.opts(Mode::Plan), jiff::Timestamp::now())
+        .await
+        .unwrap();
+    assert!(
+        plan.servers.iter().all(|s| s.action == ActionKind::InSync),
+        "{plan:#?}"
+    );
+    let reads: Vec<(String, String)> = env
+        .sim
+        .requests()
+        .into_iter()
+        .map(|r| (r.method, r.path))
+        .collect();
+    // Break-even for 3 servers is 2 pages; the oldest records (ours) come first, so the
+    // truncated listing already holds them and no GET is needed.
+    assert!(reads.len() <= 2 + 3, "{reads:#?}");
+    assert!(reads.iter().all(|(m, _)| m == "GET"), "{reads:#?}");
+    let pages = reads
+        .iter()
+        .filter(|(_, p)| p.ends_with("/mcp-servers/"))
+        .count();
+    assert!(
+        pages <= 2,
+        "the listing must stop at the break-even page: {reads:#?}"
+    );
+    env.sim.shutdown().await;
+}

@@ -38,6 +38,18 @@ use crate::api::registry::RegistryConnection;
 use crate::engine::field::Field;
 use crate::secret::{Redactor, SecretValue};
 
+/// A listing read up to a page budget.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Listing {
+    /// Every page was read.
+    Complete(Vec<RemoteRecord>),
+    /// The budget ran out: the records of the pages read, and where the rest starts.
+    Truncated {
+        records: Vec<RemoteRecord>,
+        next: Cursor,
+    },
+}
+
 /// How the client talks to one registry.
 #[derive(Clone, Debug, PartialEq)]
 pub struct ClientConfig {
@@ -296,14 +308,46 @@ impl RegistryClient {
         self.decode_record(&spec, &body)
     }
 
-    /// Every record, all pages read. With `name`, only records whose name equals it
-    /// exactly (the registries' name filters, where they exist, may match more).
+    /// Every record (all pages); `name` keeps only the records with exactly that name.
     pub async fn list_all(&self, name: Option<&str>) -> Result<Vec<RemoteRecord>, RemoteError> {
+        let max_pages = self.inner.config.max_pages;
+        match self.list_pages(name, max_pages).await? {
+            Listing::Complete(records) => Ok(records),
+            Listing::Truncated { next, .. } => {
+                let spec = self.model().list_request(Some(&next), name);
+                let what = format!("the listing has more than {max_pages} pages");
+                Err(self.error(&spec, ErrorClass::Unreachable, None, &what))
+            }
+        }
+    }
+
+    /// The listing if it fits in `max_pages` pages, else the records of those pages
+    /// (`Truncated`): the caller can then decide that single GETs are cheaper.
+    pub async fn list_within(
+        &self,
+        name: Option<&str>,
+        max_pages: usize,
+    ) -> Result<Listing, RemoteError> {
+        self.list_pages(name, max_pages.min(self.inner.config.max_pages))
+            .await
+    }
+
+    async fn list_pages(
+        &self,
+        name: Option<&str>,
+        max_pages: usize,
+    ) -> Result<Listing, RemoteError> {
         let model = self.model();
         let mut records = Vec::new();
         let mut cursor: Option<Cursor> = None;
         let mut seen: Vec<Cursor> = Vec::new();
-        for _ in 0..self.inner.config.max_pages {
+        let keep = |mut records: Vec<RemoteRecord>| {
+            if let Some(name) = name {
+                records.retain(|r| r.name.as_deref() == Some(name));
+            }
+            records
+        };
+        for _ in 0..max_pages {
             let spec = model.list_request(cursor.as_ref(), name);
             let body = self.call(&spec).await?;
             let page = model
@@ -311,10 +355,7 @@ impl RegistryClient {
                 .map_err(|e| self.error(&spec, ErrorClass::Unreachable, None, &e.to_string()))?;
             records.extend(page.records);
             let Some(next) = page.next else {
-                if let Some(name) = name {
-                    records.retain(|r| r.name.as_deref() == Some(name));
-                }
-                return Ok(records);
+                return Ok(Listing::Complete(keep(records)));
             };
             if seen.contains(&next) {
                 return Err(self.error(
@@ -327,12 +368,13 @@ impl RegistryClient {
             seen.push(next.clone());
             cursor = Some(next);
         }
-        let spec = model.list_request(cursor.as_ref(), name);
-        let what = format!(
-            "the listing has more than {} pages",
-            self.inner.config.max_pages
-        );
-        Err(self.error(&spec, ErrorClass::Unreachable, None, &what))
+        match cursor {
+            Some(next) => Ok(Listing::Truncated {
+                records: keep(records),
+                next,
+            }),
+            None => Ok(Listing::Complete(keep(records))),
+        }
     }
 
     /// Creates a record. A value the provider cannot take is `Rejected` before any call.
