@@ -79,6 +79,23 @@ impl fmt::Display for Field {
     }
 }
 
+impl Field {
+    /// Whether a value of this field may hold Secret material (header values from
+    /// Secrets, credentials), so that `Debug` output never shows it.
+    pub fn may_hold_secrets(self) -> bool {
+        matches!(self, Field::Headers | Field::Credentials)
+    }
+}
+
+/// A value safe for `Debug` output: `"***"` for fields that may hold Secret material.
+pub fn debug_value(field: Field, value: &Value) -> Value {
+    if field.may_hold_secrets() {
+        Value::from("***")
+    } else {
+        value.clone()
+    }
+}
+
 /// Sorts and de-duplicates a list of strings: the canonical form of a set.
 pub fn canonical_set<I, S>(items: I) -> Value
 where

@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::api::conditions::reasons;
 use crate::api::{ManagementPolicy, McpServerSpec, McpServerStatus};
 use crate::engine::desired::Desired;
-use crate::engine::field::Field;
+use crate::engine::field::{Field, debug_value};
 use crate::engine::fingerprint;
 use crate::provider::{Change, ProviderModel, RemoteRecord};
 
@@ -52,7 +52,7 @@ pub struct Refusal {
 }
 
 /// One field that differs, for output and for the PATCH.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct FieldDiff {
     pub field: Field,
     /// The provider's name of the field.
@@ -67,8 +67,26 @@ pub struct FieldDiff {
     pub write_only: bool,
 }
 
-/// What to do.
-#[derive(Clone, Debug, PartialEq)]
+impl std::fmt::Debug for FieldDiff {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let shown = |v: &Option<Value>| match v {
+            Some(_) if self.secret => Some(Value::from("***")),
+            Some(v) => Some(debug_value(self.field, v)),
+            None => None,
+        };
+        f.debug_struct("FieldDiff")
+            .field("field", &self.field)
+            .field("remote", &self.remote)
+            .field("old", &shown(&self.old))
+            .field("new", &shown(&self.new))
+            .field("secret", &self.secret)
+            .field("write_only", &self.write_only)
+            .finish()
+    }
+}
+
+/// What to do. `Debug` never shows a value that may hold Secret material.
+#[derive(Clone, PartialEq)]
 pub enum Action {
     /// The remote record equals the spec.
     Nothing,
@@ -82,6 +100,28 @@ pub enum Action {
     ReportMissing { message: String },
     /// Refused before any write.
     Refuse(Refusal),
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Action::Nothing => f.write_str("Nothing"),
+            Action::Create { fields } => {
+                let shown: BTreeMap<_, _> = fields
+                    .iter()
+                    .map(|(k, v)| (k, debug_value(*k, v)))
+                    .collect();
+                f.debug_struct("Create").field("fields", &shown).finish()
+            }
+            Action::Patch { changes } => f.debug_struct("Patch").field("changes", changes).finish(),
+            Action::ReportDrift => f.write_str("ReportDrift"),
+            Action::ReportMissing { message } => f
+                .debug_struct("ReportMissing")
+                .field("message", message)
+                .finish(),
+            Action::Refuse(r) => f.debug_tuple("Refuse").field(r).finish(),
+        }
+    }
 }
 
 /// The outcome of [`decide`].

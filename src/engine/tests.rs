@@ -801,8 +801,20 @@ fn secret_values_never_appear_in_debug_or_status() {
         &Default::default(),
         Observation::Found(live_equal()),
     );
+    assert!(matches!(d.action, Action::Patch { .. }));
+    assert!(!format!("{d:?}").contains(CANARY), "{d:?}");
     let st = applied(&s, &sec, &Default::default(), &d);
     assert!(!serde_json::to_string(&st).unwrap().contains(CANARY));
+    let create = run(&s, &sec, &Default::default(), Observation::ByName(vec![]));
+    assert!(matches!(create.action, Action::Create { .. }));
+    assert!(!format!("{create:?}").contains(CANARY), "{create:?}");
+    // A registry that returns header values in clear (Zudu): the record's Debug masks them.
+    let mut live = live_equal();
+    live.fields
+        .insert(Field::Headers, json!({"Authorization": CANARY}));
+    assert!(!format!("{live:?}").contains(CANARY));
+    let req = RequestSpec::new(Method::Patch, "/x").body(json!({"headers": [{"value": CANARY}]}));
+    assert!(!format!("{req:?}").contains(CANARY));
 }
 
 #[test]

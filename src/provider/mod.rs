@@ -17,7 +17,7 @@ use jiff::Timestamp;
 use serde_json::Value;
 
 use crate::api::{Availability, ProviderSpec, SecretKeyRef, ZuduBodyStyle};
-use crate::engine::field::Field;
+use crate::engine::field::{Field, debug_value};
 
 /// Which registry, with the one setting that changes the wire format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -95,10 +95,20 @@ pub struct Violation {
 }
 
 /// One field of a PATCH: a new canonical value, or `None` to reset it with `null`.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, PartialEq)]
 pub struct Change {
     pub field: Field,
     pub value: Option<Value>,
+}
+
+impl fmt::Debug for Change {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let value = self.value.as_ref().map(|v| debug_value(self.field, v));
+        f.debug_struct("Change")
+            .field("field", &self.field)
+            .field("value", &value)
+            .finish()
+    }
 }
 
 /// Per-server facts a provider needs to shape a write, beyond the canonical values.
@@ -110,8 +120,9 @@ pub struct WriteContext {
     pub auth_type: Option<String>,
 }
 
-/// A remote record decoded into canonical fields.
-#[derive(Clone, Debug, PartialEq, Default)]
+/// A remote record decoded into canonical fields. `Debug` masks fields that may hold
+/// Secret material (Zudu returns header values in clear).
+#[derive(Clone, PartialEq, Default)]
 pub struct RemoteRecord {
     pub id: String,
     /// The record's name, used for look-up by name.
@@ -124,6 +135,25 @@ pub struct RemoteRecord {
     pub updated_at: Option<Timestamp>,
 }
 
+impl fmt::Debug for RemoteRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let fields: BTreeMap<_, _> = self
+            .fields
+            .iter()
+            .map(|(k, v)| (k, debug_value(*k, v)))
+            .collect();
+        f.debug_struct("RemoteRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("fields", &fields)
+            .field("availability", &self.availability)
+            .field("availability_message", &self.availability_message)
+            .field("last_available_at", &self.last_available_at)
+            .field("updated_at", &self.updated_at)
+            .finish()
+    }
+}
+
 /// HTTP method of a described request.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -133,14 +163,30 @@ pub enum Method {
     Delete,
 }
 
-/// A request a provider model describes; the shared client sends it.
-#[derive(Clone, Debug, PartialEq)]
+/// A request a provider model describes; the shared client sends it. `Debug` shows the
+/// body's top-level keys only: values may be secrets.
+#[derive(Clone, PartialEq)]
 pub struct RequestSpec {
     pub method: Method,
     /// Path after the base URL, starting with `/`.
     pub path: String,
     pub query: Vec<(String, String)>,
     pub body: Option<Value>,
+}
+
+impl fmt::Debug for RequestSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys: Option<Vec<&String>> = self.body.as_ref().map(|b| match b.as_object() {
+            Some(o) => o.keys().collect(),
+            None => Vec::new(),
+        });
+        f.debug_struct("RequestSpec")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("query", &self.query)
+            .field("body_keys", &keys)
+            .finish()
+    }
 }
 
 impl RequestSpec {
