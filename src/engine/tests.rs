@@ -906,3 +906,100 @@ fn observe_only_neither_reports_unreadable_fields_nor_records_anything_as_applie
     assert_eq!(cond(&st, types::SYNCED).0, "True");
     assert!(st.applied_fields.is_empty() && st.applied_fingerprints.is_empty());
 }
+
+mod properties {
+    //! Convergence: whatever the live record, carrying out the plan once leaves nothing to
+    //! do, and the order of set-like lists never matters.
+
+    use proptest::prelude::*;
+
+    use super::*;
+
+    fn opt_string() -> impl Strategy<Value = Option<String>> {
+        proptest::option::of("[a-z]{1,6}")
+    }
+
+    fn names() -> impl Strategy<Value = Vec<String>> {
+        proptest::collection::vec("[a-c]{1,2}", 0..4)
+    }
+
+    prop_compose! {
+        fn spec_strategy()(name in opt_string(), desc in opt_string(), kits in proptest::option::of(names()), header in opt_string()) -> (McpServerSpec, ResolvedSecrets) {
+            let mut s = McpServerSpec {
+                display_name: name,
+                url: Some("https://x.example.com".into()),
+                description: desc,
+                toolkits: kits,
+                ..Default::default()
+            };
+            let mut sec = ResolvedSecrets::default();
+            if let Some(h) = header {
+                s = with_secret_header(s);
+                sec = secrets(&h);
+            }
+            (s, sec)
+        }
+    }
+
+    prop_compose! {
+        fn live_strategy()(name in opt_string(), desc in opt_string(), kits in proptest::option::of(names())) -> RemoteRecord {
+            let mut fields = BTreeMap::new();
+            if let Some(n) = name { fields.insert(Field::DisplayName, json!(n)); }
+            if let Some(d) = desc { fields.insert(Field::Description, json!(d)); }
+            if let Some(k) = kits { fields.insert(Field::Toolkits, crate::engine::field::canonical_set(k)); }
+            fields.insert(Field::Url, json!("https://old.example.com"));
+            RemoteRecord { id: "rec-1".into(), fields, ..Default::default() }
+        }
+    }
+
+    /// The live record after the registry took `changes` (write-only fields are not read back).
+    fn apply_changes(live: &RemoteRecord, changes: &[Change]) -> RemoteRecord {
+        let mut next = live.clone();
+        for c in changes {
+            if Fake.field_rule(c.field).is_some_and(|r| r.write_only) {
+                continue;
+            }
+            match &c.value {
+                Some(v) => next.fields.insert(c.field, v.clone()),
+                None => next.fields.insert(c.field, Value::Null),
+            };
+        }
+        next
+    }
+
+    proptest! {
+        #[test]
+        fn one_patch_converges((s, sec) in spec_strategy(), live in live_strategy(), applied_before in proptest::bool::ANY) {
+            let prev = if applied_before {
+                McpServerStatus { applied_fields: vec!["description".into()], ..Default::default() }
+            } else {
+                McpServerStatus::default()
+            };
+            let d = run(&s, &sec, &prev, Observation::Found(live.clone()));
+            let (after, status) = match &d.action {
+                Action::Patch { changes } => {
+                    let after = apply_changes(&live, changes);
+                    let des = desired(&s, "github", &sec).unwrap();
+                    let st = next_status(&prev, Some(1), now(), Report::Decided { decision: &d, outcome: Outcome::Written(&after), desired: &des, model: &Fake, salt: SALT });
+                    (after, st)
+                }
+                Action::Nothing => (live.clone(), applied(&s, &sec, &prev, &d)),
+                other => return Err(TestCaseError::fail(format!("unexpected {other:?}"))),
+            };
+            let again = run(&s, &sec, &status, Observation::Found(after));
+            prop_assert_eq!(again.action, Action::Nothing, "diffs left: {:?}", again.diffs);
+        }
+
+        #[test]
+        fn set_order_never_matters(kits in names(), seed in 0usize..24) {
+            let mut shuffled = kits.clone();
+            shuffled.rotate_left(if kits.is_empty() { 0 } else { seed % kits.len() });
+            shuffled.reverse();
+            let s = McpServerSpec { toolkits: Some(shuffled), ..spec() };
+            let mut live = live_equal();
+            live.fields.insert(Field::Toolkits, crate::engine::field::canonical_set(kits));
+            let d = run(&s, &ResolvedSecrets::default(), &Default::default(), Observation::Found(live));
+            prop_assert_eq!(d.action, Action::Nothing);
+        }
+    }
+}
