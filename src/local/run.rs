@@ -312,8 +312,27 @@ async fn run_registry(
         .iter()
         .filter_map(|p| Some((p.key.clone(), p.server.spec.external_id.clone()?)))
         .collect();
+    let mut decided = Vec::with_capacity(ready.len());
     for (p, observed) in ready.into_iter().zip(observations) {
-        let result = match observed {
+        let decision = observed.map(|observation| {
+            let mut decision = engine::decide(DecideInput {
+                model: client.model(),
+                spec: &p.server.spec,
+                desired: &p.desired,
+                status: &p.prev,
+                observation,
+            });
+            refuse_claimed(&mut decision, &p.key, label, state, &pinned);
+            decision
+        });
+        decided.push((p, decision));
+    }
+    let intent_error = match opts.mode {
+        Mode::Apply => record_intents(opts, state, label, &decided, now).err(),
+        Mode::Plan => None,
+    };
+    for (p, decision) in decided {
+        let result = match decision {
             Err(e) => {
                 let e = redact(e, &p.secret_values);
                 let status = engine::next_status(
@@ -327,29 +346,56 @@ async fn run_registry(
                     ..p.who(label, provider).result(ActionKind::Failed, status)
                 }
             }
-            Ok(observation) => {
-                let mut decision = engine::decide(DecideInput {
-                    model: client.model(),
-                    spec: &p.server.spec,
-                    desired: &p.desired,
-                    status: &p.prev,
-                    observation,
-                });
-                refuse_claimed(&mut decision, &p.key, label, state, &pinned);
-                let mut sink = Sink {
+            Ok(decision) => {
+                let sink = Sink {
                     opts,
                     client: &client,
                     label,
                     provider,
-                    state: &mut *state,
                     now,
+                    intent_error: intent_error.as_deref(),
                 };
-                settle(&mut sink, &p, decision).await
+                settle(&sink, &p, decision).await
             }
         };
         out.push(result);
     }
     out
+}
+
+/// Records the intent of every create of this registry in the state file, in one write,
+/// before any POST: after a crash, the next run looks those records up by name instead of
+/// creating second ones. An intent recorded for a create that then fails or never runs
+/// is harmless: the look-up finds nothing and the create is made.
+fn record_intents(
+    opts: &RunOptions,
+    state: &mut StateFile,
+    label: &str,
+    decided: &[(Prepared<'_>, Result<Decision, RemoteError>)],
+    now: Timestamp,
+) -> Result<(), String> {
+    let mut any = false;
+    for (p, decision) in decided {
+        if let Ok(Decision {
+            action: Action::Create { .. },
+            ..
+        }) = decision
+        {
+            let status = engine::with_pending_create(&p.prev, &p.desired.create_name, now);
+            let entry = ServerState {
+                status,
+                registry: label.to_string(),
+            };
+            state.insert(p.key.clone(), entry);
+            any = true;
+        }
+    }
+    if !any {
+        return Ok(());
+    }
+    state
+        .save(&opts.state_path)
+        .map_err(|e| format!("{e}; the create was not sent"))
 }
 
 /// A record found by name that another McpServer of the same registry already manages
@@ -406,12 +452,13 @@ struct Sink<'a> {
     client: &'a RegistryClient,
     label: &'a str,
     provider: &'a str,
-    state: &'a mut StateFile,
     now: Timestamp,
+    /// Why the create intents could not be recorded: then no create is sent.
+    intent_error: Option<&'a str>,
 }
 
 /// Carries a decision out (under `apply`) and computes the resulting status.
-async fn settle(sink: &mut Sink<'_>, p: &Prepared<'_>, decision: Decision) -> ServerResult {
+async fn settle(sink: &Sink<'_>, p: &Prepared<'_>, decision: Decision) -> ServerResult {
     let (mut kind, mut message) = describe(&decision.action);
     let mut changes = match &decision.action {
         Action::Create { fields } => created_fields(sink.client.model(), fields, &p.desired),
@@ -421,8 +468,8 @@ async fn settle(sink: &mut Sink<'_>, p: &Prepared<'_>, decision: Decision) -> Se
     let written = match (&decision.action, sink.opts.mode) {
         (Action::Create { fields }, Mode::Apply) => {
             prev = engine::with_pending_create(&p.prev, &p.desired.create_name, sink.now);
-            if let Err(e) = record_intent(sink, p, &prev) {
-                let m = format!("{e}; the create was not sent");
+            if let Some(e) = sink.intent_error {
+                let m = e.to_string();
                 let failed = p
                     .who(sink.label, sink.provider)
                     .result(ActionKind::Failed, p.prev.clone());
@@ -464,21 +511,6 @@ async fn settle(sink: &mut Sink<'_>, p: &Prepared<'_>, decision: Decision) -> Se
         message,
         ..p.who(sink.label, sink.provider).result(kind, status)
     }
-}
-
-/// Persists the create intent before the POST: after a crash, the next run looks the
-/// record up by name instead of creating a second one.
-fn record_intent(
-    sink: &mut Sink<'_>,
-    p: &Prepared<'_>,
-    intent: &McpServerStatus,
-) -> Result<(), crate::local::state::StateError> {
-    let entry = ServerState {
-        status: intent.clone(),
-        registry: sink.label.to_string(),
-    };
-    sink.state.insert(p.key.clone(), entry);
-    sink.state.save(&sink.opts.state_path)
 }
 
 /// The status after a decision and the answer to its write, if one was sent.
