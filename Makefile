@@ -2,10 +2,17 @@
 CARGO ?= cargo
 # cargo-nextest when installed, else plain cargo test (CI does not install nextest).
 # Doctests run on their own first (nextest does not run them), so the runner's summary of
-# every other test is the last line printed; `--lib --bins --tests` leaves the benches out.
-TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run --no-tests=warn" || echo "test --lib --bins --tests")
+# every other test is the last line printed; naming the test targets leaves the benches out.
+TEST_RUNNER := $(shell $(CARGO) nextest --version >/dev/null 2>&1 && echo "nextest run --no-tests=warn" || echo "test")
+# tests/kube_*.rs need a real API server (tests/kube/); the others need nothing.
+KUBE_TESTS := $(sort $(basename $(notdir $(wildcard tests/kube_*.rs))))
+OFFLINE_TESTS := $(filter-out $(KUBE_TESTS),$(sort $(basename $(notdir $(wildcard tests/*.rs)))))
+# KUBE_VERSION=v1.37.2 builds and tests another Kubernetes release (default: tests/kube/go.mod's).
+export KUBE_VERSION
+# Builds (or reuses from ~/.cache/mcpsync) kube-apiserver, etcd, kubectl and kubetest; prints their folder.
+KUBE_BIN = $$(bash tests/kube/build.sh)
 
-.PHONY: help build test fmt fmt-check clippy unit doctest crds crds-check demo bench e2e
+.PHONY: help build test fmt fmt-check clippy unit doctest kube kube-bin crds crds-check demo bench e2e
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -13,7 +20,7 @@ help: ## list the targets
 build: ## compile the mcpsync binary (debug)
 	$(CARGO) build
 
-test: fmt-check clippy doctest unit ## everything CI runs: fmt check, clippy -D warnings, all tests
+test: fmt-check clippy doctest unit kube ## everything CI runs: fmt check, clippy -D warnings, all tests, real-API-server tests
 
 fmt: ## format the code
 	$(CARGO) fmt
@@ -24,8 +31,14 @@ fmt-check:
 clippy: ## lint, warnings are errors
 	$(CARGO) clippy --all-targets -- -D warnings
 
-unit: ## all unit and integration tests (nextest when available)
-	$(CARGO) $(TEST_RUNNER)
+unit: ## unit and integration tests that need no API server (nextest when available)
+	$(CARGO) $(TEST_RUNNER) --lib --bins $(addprefix --test ,$(OFFLINE_TESTS))
+
+kube-bin: ## build the test API server (Go >= 1.24; ~5 min cold, cached in ~/.cache/mcpsync)
+	@bash tests/kube/build.sh >/dev/null
+
+kube: kube-bin ## the tests on a real kube-apiserver + etcd, started on loopback and stopped after
+	@bin=$(KUBE_BIN) && "$$bin/kubetest" run -- $(CARGO) $(TEST_RUNNER) $(addprefix --test ,$(KUBE_TESTS))
 
 doctest:
 	$(CARGO) test --doc
@@ -42,5 +55,9 @@ demo: ## simulator + engine on examples/: apply, show what was sent, apply again
 bench: ## benchmarks
 	$(CARGO) bench
 
-e2e: ## against a real cluster (kind/k3d, current kubeconfig); see docs/e2e.md
-	bash tests/e2e/run.sh
+e2e: ## only the real-API-server tests; MCPSYNC_E2E_EXISTING_CLUSTER=1 runs them on the KUBECONFIG cluster (docs/e2e.md)
+ifeq ($(MCPSYNC_E2E_EXISTING_CLUSTER),1)
+	$(CARGO) $(TEST_RUNNER) $(addprefix --test ,$(KUBE_TESTS))
+else
+	@$(MAKE) --no-print-directory kube
+endif

@@ -75,6 +75,14 @@ const KNOWN_FORMATS: &[&str] = &["int32", "int64", "float", "double", "date-time
 
 fn normalize(schema: &mut JSONSchemaProps) {
     schema.nullable = None;
+    if is_exactly_one_of_required(schema) {
+        // kube hoists an enum of blocks (`ProviderSpec`) into `oneOf: [{required: [a]}, ...]`.
+        // The API server checks it before any CEL rule, and when no block is set it names
+        // only the first branch's miss (`spec.provider.aitronos: Required value`) and skips
+        // the CEL rules. The spec's CEL rule says the same in words
+        // ("exactly one provider block must be set: ..."), so the oneOf goes.
+        schema.one_of = None;
+    }
     if schema
         .format
         .as_deref()
@@ -98,6 +106,19 @@ fn normalize(schema: &mut JSONSchemaProps) {
     if let Some(JSONSchemaPropsOrBool::Schema(additional)) = &mut schema.additional_properties {
         normalize(additional);
     }
+}
+
+/// A `oneOf` whose every branch only requires one property: "exactly one of these".
+fn is_exactly_one_of_required(schema: &JSONSchemaProps) -> bool {
+    schema.one_of.as_ref().is_some_and(|branches| {
+        branches.iter().all(|branch| {
+            let only_required = JSONSchemaProps {
+                required: branch.required.clone(),
+                ..JSONSchemaProps::default()
+            };
+            branch.required.as_ref().is_some_and(|r| r.len() == 1) && *branch == only_required
+        })
+    })
 }
 
 /// Everything `kubectl apply -f crds/` installs, as one multi-document YAML stream exactly

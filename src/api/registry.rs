@@ -117,6 +117,9 @@ pub struct ZuduProvider {
 pub struct RateLimit {
     /// Sustained requests per second (token refill rate). Default 5.
     #[schemars(range(min = 0.01, max = 10000.0))]
+    // The API server compares an integer value (`0`) with `minimum` truncated to an integer
+    // (0.01 -> 0) and lets it through: the rule holds the bound for every value.
+    #[x_kube(validation = Rule::new("self >= 0.01").message("requestsPerSecond must be at least 0.01"))]
     pub requests_per_second: f64,
     /// Largest burst of requests sent at once (bucket size). Default 10.
     #[serde(default, skip_serializing_if = "Option::is_none")]
