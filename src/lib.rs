@@ -8,3 +8,4 @@ pub mod provider;
 pub mod reconcile;
 pub mod secret;
 pub mod sim;
+pub mod vocab;

@@ -1,5 +1,7 @@
 //! Condition types and reasons of the contract (kstatus conventions).
 
+use std::fmt;
+
 /// Condition types.
 pub mod types {
     /// Synced and not known to be unavailable.
@@ -12,48 +14,125 @@ pub mod types {
     pub const STALLED: &str = "Stalled";
 }
 
-/// Condition reasons.
-pub mod reasons {
+/// Every condition reason of the contract (README "Conditions"). A reason is a type, not a
+/// string: [`Reason::as_str`] is the one place it becomes the word users read, and it also
+/// serves as a metric and event label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Reason {
     /// Ready: the registry reports the server available.
-    pub const AVAILABLE: &str = "Available";
+    Available,
     /// Ready: synced; the registry has not checked the server yet.
-    pub const PENDING: &str = "Pending";
+    Pending,
     /// Ready=False: the registry reports the server unavailable.
-    pub const UNAVAILABLE: &str = "Unavailable";
+    Unavailable,
     /// Synced: remote equals spec.
-    pub const SYNCED: &str = "Synced";
+    Synced,
     /// Nothing in progress / nothing stalled.
-    pub const IDLE: &str = "Idle";
+    Idle,
     /// Remote differs from spec (ObserveOnly, or a change pending).
-    pub const DRIFTED: &str = "Drifted";
+    Drifted,
     /// A write is being made.
-    pub const UPDATING: &str = "Updating";
+    Updating,
     /// A create is being made.
-    pub const CREATING: &str = "Creating";
+    Creating,
     /// A spec field the provider does not support.
-    pub const UNSUPPORTED_FIELD: &str = "UnsupportedField";
+    UnsupportedField,
     /// A spec value the provider's rules refuse (checked before any call).
-    pub const INVALID_SPEC: &str = "InvalidSpec";
+    InvalidSpec,
     /// The registry refused the values (400, 422).
-    pub const REMOTE_REJECTED: &str = "RemoteRejected";
+    RemoteRejected,
     /// Credentials refused (401, 403).
-    pub const UNAUTHORIZED: &str = "Unauthorized";
+    Unauthorized,
     /// The known remote record is gone (404).
-    pub const REMOTE_NOT_FOUND: &str = "RemoteNotFound";
+    RemoteNotFound,
     /// Name conflict or record in use (409), or several records match by name.
-    pub const CONFLICT: &str = "Conflict";
+    Conflict,
     /// The registry asked to slow down (429, 503).
-    pub const RATE_LIMITED: &str = "RateLimited";
+    RateLimited,
     /// Other 5xx, timeouts, connection errors.
-    pub const REGISTRY_UNREACHABLE: &str = "RegistryUnreachable";
+    RegistryUnreachable,
     /// A referenced Secret or key is missing.
-    pub const SECRET_NOT_FOUND: &str = "SecretNotFound";
+    SecretNotFound,
     /// The referenced registry is missing, not allowed, or not ready.
-    pub const REGISTRY_NOT_READY: &str = "RegistryNotReady";
+    RegistryNotReady,
     /// `suspend: true`.
-    pub const SUSPENDED: &str = "Suspended";
+    Suspended,
     /// Registry Ready=True.
-    pub const VALID: &str = "Valid";
+    Valid,
     /// Registry unreachable.
-    pub const UNREACHABLE: &str = "Unreachable";
+    Unreachable,
+}
+
+impl Reason {
+    /// The reason as written in a condition.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::Available => "Available",
+            Reason::Pending => "Pending",
+            Reason::Unavailable => "Unavailable",
+            Reason::Synced => "Synced",
+            Reason::Idle => "Idle",
+            Reason::Drifted => "Drifted",
+            Reason::Updating => "Updating",
+            Reason::Creating => "Creating",
+            Reason::UnsupportedField => "UnsupportedField",
+            Reason::InvalidSpec => "InvalidSpec",
+            Reason::RemoteRejected => "RemoteRejected",
+            Reason::Unauthorized => "Unauthorized",
+            Reason::RemoteNotFound => "RemoteNotFound",
+            Reason::Conflict => "Conflict",
+            Reason::RateLimited => "RateLimited",
+            Reason::RegistryUnreachable => "RegistryUnreachable",
+            Reason::SecretNotFound => "SecretNotFound",
+            Reason::RegistryNotReady => "RegistryNotReady",
+            Reason::Suspended => "Suspended",
+            Reason::Valid => "Valid",
+            Reason::Unreachable => "Unreachable",
+        }
+    }
+}
+
+impl fmt::Display for Reason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl PartialEq<&str> for Reason {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<Reason> for &str {
+    fn eq(&self, other: &Reason) -> bool {
+        *self == other.as_str()
+    }
+}
+
+/// The reasons as the strings conditions carry (for comparisons with stored status).
+pub mod reasons {
+    use super::Reason;
+
+    pub const AVAILABLE: &str = Reason::Available.as_str();
+    pub const PENDING: &str = Reason::Pending.as_str();
+    pub const UNAVAILABLE: &str = Reason::Unavailable.as_str();
+    pub const SYNCED: &str = Reason::Synced.as_str();
+    pub const IDLE: &str = Reason::Idle.as_str();
+    pub const DRIFTED: &str = Reason::Drifted.as_str();
+    pub const UPDATING: &str = Reason::Updating.as_str();
+    pub const CREATING: &str = Reason::Creating.as_str();
+    pub const UNSUPPORTED_FIELD: &str = Reason::UnsupportedField.as_str();
+    pub const INVALID_SPEC: &str = Reason::InvalidSpec.as_str();
+    pub const REMOTE_REJECTED: &str = Reason::RemoteRejected.as_str();
+    pub const UNAUTHORIZED: &str = Reason::Unauthorized.as_str();
+    pub const REMOTE_NOT_FOUND: &str = Reason::RemoteNotFound.as_str();
+    pub const CONFLICT: &str = Reason::Conflict.as_str();
+    pub const RATE_LIMITED: &str = Reason::RateLimited.as_str();
+    pub const REGISTRY_UNREACHABLE: &str = Reason::RegistryUnreachable.as_str();
+    pub const SECRET_NOT_FOUND: &str = Reason::SecretNotFound.as_str();
+    pub const REGISTRY_NOT_READY: &str = Reason::RegistryNotReady.as_str();
+    pub const SUSPENDED: &str = Reason::Suspended.as_str();
+    pub const VALID: &str = Reason::Valid.as_str();
+    pub const UNREACHABLE: &str = Reason::Unreachable.as_str();
 }

@@ -6,7 +6,7 @@ use serde_json::{Map, Value, json};
 
 use crate::api::{ApprovalPolicy, McpServerSpec, Transport};
 use crate::engine::field::{Field, canonical_set};
-use crate::provider::WriteContext;
+use crate::vocab::WriteContext;
 
 /// A Secret value the spec needs, to be read from the McpServer's own namespace.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

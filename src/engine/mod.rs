@@ -2,7 +2,10 @@
 //! no randomness: `now` and salts are passed in, so every rule is a table-driven test.
 
 pub mod desired;
-pub mod field;
+/// The canonical fields (moved to [`crate::vocab::field`]; this path stays for callers).
+pub mod field {
+    pub use crate::vocab::field::*;
+}
 pub mod fingerprint;
 pub mod plan;
 pub mod status;

@@ -10,12 +10,13 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde_json::Value;
 
-use crate::api::conditions::reasons;
+use crate::api::conditions::Reason;
 use crate::api::{ManagementPolicy, McpServerSpec, McpServerStatus};
 use crate::engine::desired::Desired;
 use crate::engine::field::{Field, debug_value};
 use crate::engine::fingerprint;
-use crate::provider::{Change, ProviderModel, RemoteRecord};
+use crate::provider::ProviderModel;
+use crate::vocab::{Change, RemoteRecord};
 
 /// Which remote record a reconcile must look at.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -46,7 +47,7 @@ pub enum Observation {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Refusal {
     /// Condition reason (`UnsupportedField`, `InvalidSpec`, `Conflict`, ...).
-    pub reason: &'static str,
+    pub reason: Reason,
     /// For a person: names the field or object at fault, never a secret value.
     pub message: String,
 }
@@ -172,7 +173,7 @@ pub fn validate(model: &dyn ProviderModel, desired: &Desired) -> Result<(), Refu
     for (field, value) in &desired.fields {
         if model.field_rule(*field).is_none() {
             return Err(Refusal {
-                reason: reasons::UNSUPPORTED_FIELD,
+                reason: Reason::UnsupportedField,
                 message: format!(
                     "{field} is not supported by the {provider} provider; remove it from the spec"
                 ),
@@ -180,9 +181,9 @@ pub fn validate(model: &dyn ProviderModel, desired: &Desired) -> Result<(), Refu
         }
         if let Err(v) = model.check(*field, value) {
             let reason = if v.unsupported {
-                reasons::UNSUPPORTED_FIELD
+                Reason::UnsupportedField
             } else {
-                reasons::INVALID_SPEC
+                Reason::InvalidSpec
             };
             return Err(Refusal {
                 reason,
@@ -242,7 +243,7 @@ pub fn decide(input: DecideInput<'_>) -> Decision {
             }
             n => {
                 decision.action = Action::Refuse(Refusal {
-                    reason: reasons::CONFLICT,
+                    reason: Reason::Conflict,
                     message: format!(
                         "{n} records in the registry are named {:?}; set spec.externalId to the one to manage",
                         desired.create_name
@@ -302,7 +303,7 @@ fn action_for(model: &dyn ProviderModel, policy: ManagementPolicy, diffs: &[Fiel
         .find(|d| model.field_rule(d.field).is_some_and(|r| r.create_only))
     {
         return Action::Refuse(Refusal {
-            reason: reasons::UNSUPPORTED_FIELD,
+            reason: Reason::UnsupportedField,
             message: format!(
                 "{} differs from the record, but the {} provider sets {} on create only; recreate the record or change the spec",
                 d.field,

@@ -5,12 +5,13 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 
-use crate::api::conditions::{reasons, types};
+use crate::api::conditions::{Reason, types};
 use crate::api::{Availability, LastPatch, McpServerStatus, PendingCreate};
 use crate::engine::desired::Desired;
 use crate::engine::fingerprint;
 use crate::engine::plan::{Action, Decision, Refusal};
-use crate::provider::{ErrorClass, ProviderModel, RemoteError, RemoteRecord};
+use crate::provider::ProviderModel;
+use crate::vocab::{ErrorClass, RemoteError, RemoteRecord};
 
 /// What happened in one reconcile.
 #[derive(Debug)]
@@ -69,10 +70,10 @@ pub fn next_status(
                 &mut s,
                 types::RECONCILING,
                 false,
-                reasons::SUSPENDED,
+                Reason::Suspended,
                 "spec.suspend is true: no remote calls",
             );
-            c.set(&mut s, types::STALLED, false, reasons::SUSPENDED, "");
+            c.set(&mut s, types::STALLED, false, Reason::Suspended, "");
         }
         Report::Refused(r) => c.stalled(&mut s, r.reason, &r.message),
         Report::ObserveFailed(e) => c.failed(&mut s, e),
@@ -103,7 +104,7 @@ fn decided(
         (Action::Refuse(r), _) => c.stalled(s, r.reason, &r.message),
         (Action::ReportMissing { message }, _) => {
             s.drift.clear();
-            c.not_synced(s, reasons::REMOTE_NOT_FOUND, message, false);
+            c.not_synced(s, Reason::RemoteNotFound, message, false);
         }
         (Action::ReportDrift, _) => {
             s.drift = decision
@@ -112,7 +113,7 @@ fn decided(
                 .map(|d| d.remote.to_string())
                 .collect();
             let msg = format!("ObserveOnly: the record differs in {}", s.drift.join(", "));
-            c.not_synced(s, reasons::DRIFTED, &msg, false);
+            c.not_synced(s, Reason::Drifted, &msg, false);
         }
         (_, Outcome::Failed(e)) => {
             s.drift = decision
@@ -140,7 +141,7 @@ fn decided(
                 }
                 _ => format!("changes are pending for {}", s.drift.join(", ")),
             };
-            c.not_synced(s, reasons::UPDATING, &msg, true);
+            c.not_synced(s, Reason::Updating, &msg, true);
         }
     }
 }
@@ -191,18 +192,18 @@ fn synced(
         s,
         types::SYNCED,
         true,
-        reasons::SYNCED,
+        Reason::Synced,
         "the remote record equals the spec",
     );
-    c.set(s, types::RECONCILING, false, reasons::IDLE, "");
-    c.set(s, types::STALLED, false, reasons::IDLE, "");
+    c.set(s, types::RECONCILING, false, Reason::Idle, "");
+    c.set(s, types::STALLED, false, Reason::Idle, "");
     match s.availability.unwrap_or_default() {
         Availability::Unavailable => {
             let why = s
                 .availability_message
                 .clone()
                 .unwrap_or_else(|| "the registry reports the server unavailable".into());
-            c.set(s, types::READY, false, reasons::UNAVAILABLE, &why)
+            c.set(s, types::READY, false, Reason::Unavailable, &why)
         }
         a => c.set(s, types::READY, true, availability_reason(a), ""),
     }
@@ -237,25 +238,18 @@ fn record_applied(
     s.applied_fingerprints = fingerprints;
 }
 
-fn availability_reason(a: Availability) -> &'static str {
+fn availability_reason(a: Availability) -> Reason {
     match a {
-        Availability::Available => reasons::AVAILABLE,
-        Availability::Unavailable => reasons::UNAVAILABLE,
-        Availability::Pending => reasons::PENDING,
-        Availability::Unknown => reasons::SYNCED,
+        Availability::Available => Reason::Available,
+        Availability::Unavailable => Reason::Unavailable,
+        Availability::Pending => Reason::Pending,
+        Availability::Unknown => Reason::Synced,
     }
 }
 
 /// Condition reason and stalled-ness of a failed call (providers.md, "Errors -> conditions").
-pub fn error_reason(class: ErrorClass) -> (&'static str, bool) {
-    match class {
-        ErrorClass::Rejected => (reasons::REMOTE_REJECTED, true),
-        ErrorClass::Unauthorized => (reasons::UNAUTHORIZED, true),
-        ErrorClass::NotFound => (reasons::REMOTE_NOT_FOUND, false),
-        ErrorClass::Conflict => (reasons::CONFLICT, true),
-        ErrorClass::RateLimited => (reasons::RATE_LIMITED, false),
-        ErrorClass::Unreachable => (reasons::REGISTRY_UNREACHABLE, false),
-    }
+pub fn error_reason(class: ErrorClass) -> (Reason, bool) {
+    (class.reason(), class.is_stalled())
 }
 
 /// Sets conditions with kstatus semantics: `lastTransitionTime` moves only when the status
@@ -266,7 +260,14 @@ struct Conds {
 }
 
 impl Conds {
-    fn set(&self, s: &mut McpServerStatus, type_: &str, status: bool, reason: &str, message: &str) {
+    fn set(
+        &self,
+        s: &mut McpServerStatus,
+        type_: &str,
+        status: bool,
+        reason: Reason,
+        message: &str,
+    ) {
         let status = if status { "True" } else { "False" }.to_string();
         let last_transition_time = match s.conditions.iter().find(|c| c.type_ == type_) {
             Some(old) if old.status == status => old.last_transition_time.clone(),
@@ -275,7 +276,7 @@ impl Conds {
         let cond = Condition {
             type_: type_.to_string(),
             status,
-            reason: reason.to_string(),
+            reason: reason.as_str().to_string(),
             message: message.to_string(),
             observed_generation: self.generation,
             last_transition_time,
@@ -288,7 +289,7 @@ impl Conds {
     }
 
     /// An error that retrying cannot fix until the spec or a referenced object changes.
-    fn stalled(&self, s: &mut McpServerStatus, reason: &str, message: &str) {
+    fn stalled(&self, s: &mut McpServerStatus, reason: Reason, message: &str) {
         self.set(s, types::READY, false, reason, message);
         self.set(s, types::SYNCED, false, reason, message);
         self.set(s, types::RECONCILING, false, reason, "");
@@ -296,17 +297,23 @@ impl Conds {
     }
 
     /// Not equal to spec, and no write will be made (drift report, missing record).
-    fn not_synced(&self, s: &mut McpServerStatus, reason: &str, message: &str, reconciling: bool) {
+    fn not_synced(
+        &self,
+        s: &mut McpServerStatus,
+        reason: Reason,
+        message: &str,
+        reconciling: bool,
+    ) {
         self.set(s, types::READY, false, reason, message);
         self.set(s, types::SYNCED, false, reason, message);
         self.set(
             s,
             types::RECONCILING,
             reconciling,
-            if reconciling { reason } else { reasons::IDLE },
+            if reconciling { reason } else { Reason::Idle },
             "",
         );
-        self.set(s, types::STALLED, false, reasons::IDLE, "");
+        self.set(s, types::STALLED, false, Reason::Idle, "");
     }
 
     fn failed(&self, s: &mut McpServerStatus, e: &RemoteError) {

@@ -6,7 +6,7 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::api::conditions::{reasons, types};
+use crate::api::conditions::{Reason, reasons, types};
 use crate::api::{
     Availability, HeaderSpec, HeaderValueSource, LocalSecretKeyRef, ManagementPolicy,
     McpServerSpec, McpServerStatus, PendingCreate,
@@ -433,7 +433,7 @@ fn name_lookup_creates_adopts_or_refuses() {
     assert!(matches!(
         d.action,
         Action::Refuse(Refusal {
-            reason: reasons::CONFLICT,
+            reason: Reason::Conflict,
             ..
         })
     ));
@@ -534,7 +534,7 @@ fn create_only_field_that_differs_stalls_instead_of_patching() {
         matches!(
             d.action,
             Action::Refuse(Refusal {
-                reason: reasons::UNSUPPORTED_FIELD,
+                reason: Reason::UnsupportedField,
                 ..
             })
         ),

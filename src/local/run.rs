@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::api::conditions::reasons;
+use crate::api::conditions::Reason;
 use crate::api::registry::RegistryConnection;
 use crate::api::{McpServer, McpServerStatus};
 use crate::engine::plan::{Action, DecideInput, Decision, FieldDiff, Observation, Refusal, Target};
@@ -240,7 +240,7 @@ fn prepare<'a>(
     let mut resolved = ResolvedSecrets::default();
     for need in engine::secret_needs(&server.spec) {
         let missing = |e: secrets::SecretError| Refusal {
-            reason: reasons::SECRET_NOT_FOUND,
+            reason: Reason::SecretNotFound,
             message: e.to_string(),
         };
         match need {
@@ -260,7 +260,7 @@ fn prepare<'a>(
     }
     let name = server.metadata.name.as_deref().unwrap_or_default();
     let desired = engine::desired(&server.spec, name, &resolved).map_err(|e| Refusal {
-        reason: reasons::INVALID_SPEC,
+        reason: Reason::InvalidSpec,
         message: e.to_string(),
     })?;
     let secret_values = resolved.values().into_iter().map(str::to_string).collect();
@@ -433,7 +433,7 @@ fn refuse_claimed(
         .to_string();
     *decision = Decision {
         action: Action::Refuse(Refusal {
-            reason: reasons::CONFLICT,
+            reason: Reason::Conflict,
             message: format!(
                 "the record named {name:?} ({id}) is already managed by {owner}; give this server another displayName or set spec.externalId"
             ),
@@ -593,7 +593,7 @@ pub(crate) fn registry_client(
     let model = model_for(&conn.provider);
     let kind = model.kind();
     let not_ready = |message: String| Refusal {
-        reason: reasons::REGISTRY_NOT_READY,
+        reason: Reason::RegistryNotReady,
         message,
     };
     let mut auth = Vec::new();
@@ -608,7 +608,7 @@ pub(crate) fn registry_client(
             .secrets
             .get(&ns, &header.secret.name, &header.secret.key)
             .map_err(|e| Refusal {
-                reason: reasons::SECRET_NOT_FOUND,
+                reason: Reason::SecretNotFound,
                 message: format!("{}: {e}", view.label()),
             })?;
         auth.push((header, SecretValue::new(value)));

@@ -55,8 +55,8 @@ fn wanted_key(key: Option<&str>) -> String {
 
 impl SecretError {
     /// The condition reason api.md gives every secret failure.
-    pub fn reason(&self) -> &'static str {
-        crate::api::conditions::reasons::SECRET_NOT_FOUND
+    pub fn reason(&self) -> crate::api::conditions::Reason {
+        crate::api::conditions::Reason::SecretNotFound
     }
 }
 
@@ -210,13 +210,13 @@ pub enum RefError {
 
 impl RefError {
     /// The condition reason api.md gives this failure.
-    pub fn reason(&self) -> &'static str {
-        use crate::api::conditions::reasons;
+    pub fn reason(&self) -> crate::api::conditions::Reason {
+        use crate::api::conditions::Reason;
         match self {
             RefError::RegistryNotFound { .. } | RefError::NamespaceNotAllowed { .. } => {
-                reasons::REGISTRY_NOT_READY
+                Reason::RegistryNotReady
             }
-            _ => reasons::INVALID_SPEC,
+            _ => Reason::InvalidSpec,
         }
     }
 }

@@ -13,7 +13,7 @@ use super::{
     ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
 };
 use crate::api::{AitronosProvider, Availability, SecretKeyRef};
-use crate::engine::field::Field;
+use crate::vocab::field::Field;
 
 const ID: &str = "aitronos";
 const COLLECTION: &str = "/v1/mcp-configurations";

@@ -13,7 +13,7 @@ use super::{
     ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
 };
 use crate::api::{ComposioKeyHeader, ComposioProvider, SecretKeyRef};
-use crate::engine::field::Field;
+use crate::vocab::field::Field;
 
 const ID: &str = "composio";
 const ITEM_PREFIX: &str = "/api/v3/mcp";

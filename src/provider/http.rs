@@ -35,8 +35,8 @@ use super::{
     WriteContext,
 };
 use crate::api::registry::RegistryConnection;
-use crate::engine::field::Field;
 use crate::secret::{Redactor, SecretValue};
+use crate::vocab::field::Field;
 
 /// A listing read up to a page budget.
 #[derive(Clone, Debug, PartialEq)]

@@ -10,14 +10,14 @@ pub mod pais;
 mod wire;
 pub mod zudu;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::fmt;
 
-use jiff::Timestamp;
 use serde_json::Value;
 
-use crate::api::{Availability, ProviderSpec, SecretKeyRef, ZuduBodyStyle};
-use crate::engine::field::{Field, debug_value};
+use crate::api::{ProviderSpec, SecretKeyRef, ZuduBodyStyle};
+use crate::vocab::field::Field;
+pub use crate::vocab::{Change, ErrorClass, RemoteError, RemoteRecord, WriteContext};
 
 /// Which registry, with the one setting that changes the wire format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -92,66 +92,6 @@ pub struct Violation {
     /// True when the provider does not support the (sub-)field at all (`UnsupportedField`);
     /// false when the value breaks a constraint (`InvalidSpec`).
     pub unsupported: bool,
-}
-
-/// One field of a PATCH: a new canonical value, or `None` to reset it with `null`.
-#[derive(Clone, PartialEq)]
-pub struct Change {
-    pub field: Field,
-    pub value: Option<Value>,
-}
-
-impl fmt::Debug for Change {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let value = self.value.as_ref().map(|v| debug_value(self.field, v));
-        f.debug_struct("Change")
-            .field("field", &self.field)
-            .field("value", &value)
-            .finish()
-    }
-}
-
-/// Per-server facts a provider needs to shape a write, beyond the canonical values.
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct WriteContext {
-    /// Names of headers whose value comes from a Secret (PAIS `is_secret: true`).
-    pub secret_headers: BTreeSet<String>,
-    /// `spec.credentials.authType` (Aitronos `auth_type`, on create).
-    pub auth_type: Option<String>,
-}
-
-/// A remote record decoded into canonical fields. `Debug` masks fields that may hold
-/// Secret material (Zudu returns header values in clear).
-#[derive(Clone, PartialEq, Default)]
-pub struct RemoteRecord {
-    pub id: String,
-    /// The record's name, used for look-up by name.
-    pub name: Option<String>,
-    /// Every readable supported field the record carries, in canonical form.
-    pub fields: BTreeMap<Field, Value>,
-    pub availability: Availability,
-    pub availability_message: Option<String>,
-    pub last_available_at: Option<Timestamp>,
-    pub updated_at: Option<Timestamp>,
-}
-
-impl fmt::Debug for RemoteRecord {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let fields: BTreeMap<_, _> = self
-            .fields
-            .iter()
-            .map(|(k, v)| (k, debug_value(*k, v)))
-            .collect();
-        f.debug_struct("RemoteRecord")
-            .field("id", &self.id)
-            .field("name", &self.name)
-            .field("fields", &fields)
-            .field("availability", &self.availability)
-            .field("availability_message", &self.availability_message)
-            .field("last_available_at", &self.last_available_at)
-            .field("updated_at", &self.updated_at)
-            .finish()
-    }
 }
 
 /// HTTP method of a described request.
@@ -295,35 +235,4 @@ pub fn model_for(provider: &ProviderSpec) -> Box<dyn ProviderModel> {
         ProviderSpec::Pais(p) => Box::new(pais::Pais::new(p)),
         ProviderSpec::Zudu(p) => Box::new(zudu::Zudu::new(p)),
     }
-}
-
-/// How a failed call is to be handled (providers.md, "Errors -> conditions").
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ErrorClass {
-    /// 400, 422: the registry refused the values. Retry only after the spec changes.
-    Rejected,
-    /// 401, 403: credentials refused.
-    Unauthorized,
-    /// 404 on a known id.
-    NotFound,
-    /// 409: name conflict, or the record is in use.
-    Conflict,
-    /// 429, 503: slow down (after `Retry-After` when given).
-    RateLimited,
-    /// Other 5xx, timeouts, connection errors, oversized or undecodable answers.
-    Unreachable,
-}
-
-/// A failed registry call, safe to show: `message` holds the registry's documented
-/// message field (with every known secret value masked) or a description of the
-/// transport failure, never a raw body.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-#[error("{message}")]
-pub struct RemoteError {
-    pub class: ErrorClass,
-    /// HTTP status, when an answer arrived.
-    pub status: Option<u16>,
-    pub message: String,
-    /// The registry's `Retry-After`, when it sent one.
-    pub retry_after: Option<std::time::Duration>,
 }

@@ -14,7 +14,7 @@ use super::{
     ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
 };
 use crate::api::{Availability, PaisProvider, SecretKeyRef};
-use crate::engine::field::Field;
+use crate::vocab::field::Field;
 
 const ID: &str = "pais";
 const PREFIX: &str = "/api/v1/control/mcp-servers";

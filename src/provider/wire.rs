@@ -5,7 +5,7 @@ use jiff::Timestamp;
 use serde_json::{Map, Value};
 
 use super::{DecodeError, Violation};
-use crate::engine::field::{Field, canonical_set};
+use crate::vocab::field::{Field, canonical_set};
 
 /// Canonical transport names (see `engine::field`).
 pub const STREAMABLE_HTTP: &str = "StreamableHttp";

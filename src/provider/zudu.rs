@@ -15,7 +15,7 @@ use super::{
     ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
 };
 use crate::api::{SecretKeyRef, ZuduBodyStyle, ZuduProvider};
-use crate::engine::field::Field;
+use crate::vocab::field::Field;
 
 const ID: &str = "zudu";
 const COLLECTION: &str = "/api/mcp-servers";
