@@ -7,7 +7,10 @@ pub mod field {
     pub use crate::vocab::field::*;
 }
 pub mod fingerprint;
+pub mod guard;
+pub mod lifecycle;
 pub mod plan;
+pub mod schedule;
 pub mod status;
 
 pub use desired::{Desired, ResolvedSecrets, SecretNeed, SpecError, desired, secret_needs};
@@ -16,7 +19,7 @@ pub use plan::{
     Action, DecideInput, Decision, FieldDiff, Observation, Refusal, Target, decide, target,
     validate,
 };
-pub use status::{Outcome, Report, next_status, with_pending_create};
+pub use status::{Outcome, Report, material_change, next_status, with_pending_create};
 
 #[cfg(test)]
 mod tests;

@@ -337,3 +337,30 @@ fn condition_rank(type_: &str) -> usize {
     .position(|t| *t == type_)
     .unwrap_or(usize::MAX)
 }
+
+/// Whether `new` differs from `old` in anything but timestamps: the status is written
+/// only then (plus `lastSyncTime` once per sync interval), so an unchanged object costs
+/// no API-server write. Times that move on every check (`lastSyncTime`,
+/// `lastAvailableTime`, `remoteUpdatedAt`, transition and patch times) are ignored;
+/// everything a person or a tool reads (ids, conditions' status/reason/message,
+/// availability, applied fields, fingerprints, drift, the fields of the last patch, a
+/// pending create) counts.
+pub fn material_change(old: &McpServerStatus, new: &McpServerStatus) -> bool {
+    fn strip(s: &McpServerStatus) -> McpServerStatus {
+        let mut s = s.clone();
+        s.last_sync_time = None;
+        s.last_available_time = None;
+        s.remote_updated_at = None;
+        if let Some(p) = s.last_patch.as_mut() {
+            p.time = Time(Timestamp::UNIX_EPOCH);
+        }
+        if let Some(p) = s.pending_create.as_mut() {
+            p.time = Time(Timestamp::UNIX_EPOCH);
+        }
+        for c in &mut s.conditions {
+            c.last_transition_time = Time(Timestamp::UNIX_EPOCH);
+        }
+        s
+    }
+    strip(old) != strip(new)
+}

@@ -4,12 +4,13 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::api::{DeletionPolicy, ManagementPolicy};
-use crate::local::manifests;
-use crate::local::run::{RunError, RunOptions, registry_client, server_key};
+use crate::engine::lifecycle::{Deletion, RetainReason, deletion};
+use crate::local::manifests::{self, Manifests};
+use crate::local::run::{RunError, RunOptions, server_key};
 use crate::local::secrets;
 use crate::local::state::StateFile;
-use crate::provider::ErrorClass;
+use crate::reconcile;
+use crate::vocab::ErrorClass;
 
 /// What happened to one server's remote record.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -49,52 +50,47 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
     for loaded in &manifests.servers {
         let server = &loaded.object;
         let key = server_key(server);
+        let status = state
+            .get(&key)
+            .map(|s| s.status.clone())
+            .unwrap_or_default();
         let id = server
             .spec
             .external_id
             .clone()
-            .or_else(|| state.get(&key).and_then(|s| s.status.external_id.clone()));
+            .or_else(|| status.external_id.clone());
         let mut result = DeleteResult {
             server: key.clone(),
-            external_id: id.clone(),
+            external_id: id,
             outcome: DeleteOutcome::NoRecord,
             message: None,
         };
-        let observe_only = server.spec.management_policy == Some(ManagementPolicy::ObserveOnly);
-        match (server.spec.deletion_policy.unwrap_or_default(), id) {
-            (_, None) => {}
-            (DeletionPolicy::Delete, Some(_)) if server.spec.suspend == Some(true) => {
+        match deletion(&server.spec, &status) {
+            Deletion::NoRecord => {}
+            Deletion::Suspended => {
                 result.outcome = DeleteOutcome::Suspended;
                 result.message = Some("spec.suspend is true: no remote call was made".into());
             }
-            (DeletionPolicy::Retain, Some(_)) => result.outcome = DeleteOutcome::Retained,
-            // ObserveOnly never writes to the registry, and a DELETE is a write.
-            (DeletionPolicy::Delete, Some(_)) if observe_only => {
+            Deletion::Retain(why) => {
                 result.outcome = DeleteOutcome::Retained;
-                result.message =
-                    Some("managementPolicy is ObserveOnly: the record is never deleted".into());
+                if why == RetainReason::ObserveOnly {
+                    result.message = Some(why.message().into());
+                }
             }
-            (DeletionPolicy::Delete, Some(id)) => {
-                let client = secrets::find_registry(&manifests, server)
-                    .map_err(|e| e.to_string())
-                    .and_then(|view| {
-                        registry_client(opts, &manifests, &view).map_err(|r| r.message)
-                    });
-                let answer = match client {
+            Deletion::Delete { id } => {
+                let answer = match client_for(opts, &manifests, server).await {
                     Ok(client) => client
                         .delete(&id)
                         .await
                         .map_err(|e| (Some(e.class), e.message)),
                     Err(message) => Err((None, message)),
                 };
-                result.outcome = match answer {
-                    Ok(()) => DeleteOutcome::Deleted,
-                    Err((Some(ErrorClass::NotFound), _)) => DeleteOutcome::AlreadyGone,
-                    Err((_, message)) => {
-                        result.message = Some(message);
-                        DeleteOutcome::Failed
-                    }
-                };
+                (result.outcome, result.message) = outcome_of(answer);
+            }
+            Deletion::LookUpThenDelete { name } => {
+                let (outcome, message, id) = delete_by_name(opts, &manifests, server, &name).await;
+                (result.outcome, result.message) = (outcome, message);
+                result.external_id = id;
             }
         }
         if !matches!(
@@ -107,4 +103,66 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
     }
     state.save(&opts.state_path)?;
     Ok(results)
+}
+
+async fn client_for(
+    opts: &RunOptions,
+    manifests: &Manifests,
+    server: &crate::api::McpServer,
+) -> Result<crate::provider::http::RegistryClient, String> {
+    let view = secrets::find_registry(manifests, server).map_err(|e| e.to_string())?;
+    reconcile::connect(&view, &manifests.secrets, opts.base_url_override.as_ref())
+        .await
+        .map_err(|r| r.message)
+}
+
+fn outcome_of(answer: Result<(), (Option<ErrorClass>, String)>) -> (DeleteOutcome, Option<String>) {
+    match answer {
+        Ok(()) => (DeleteOutcome::Deleted, None),
+        Err((Some(ErrorClass::NotFound), _)) => (DeleteOutcome::AlreadyGone, None),
+        Err((_, message)) => (DeleteOutcome::Failed, Some(message)),
+    }
+}
+
+/// A create of ours may have reached the registry without its id being recorded: look
+/// the record up by the name it was created with, and delete it when exactly one is found.
+async fn delete_by_name(
+    opts: &RunOptions,
+    manifests: &Manifests,
+    server: &crate::api::McpServer,
+    name: &str,
+) -> (DeleteOutcome, Option<String>, Option<String>) {
+    let client = match client_for(opts, manifests, server).await {
+        Ok(c) => c,
+        Err(message) => return (DeleteOutcome::Failed, Some(message), None),
+    };
+    let found = match client.list_all(Some(name)).await {
+        Ok(found) => found,
+        Err(e) => return (DeleteOutcome::Failed, Some(e.message), None),
+    };
+    match found.as_slice() {
+        [] => (
+            DeleteOutcome::NoRecord,
+            Some(format!(
+                "a create was pending, but no record named {name:?} exists: nothing to delete"
+            )),
+            None,
+        ),
+        [record] => {
+            let answer = client
+                .delete(&record.id)
+                .await
+                .map_err(|e| (Some(e.class), e.message));
+            let (outcome, message) = outcome_of(answer);
+            (outcome, message, Some(record.id.clone()))
+        }
+        several => (
+            DeleteOutcome::Failed,
+            Some(format!(
+                "a create was pending, and {} records are named {name:?}: set spec.externalId to the one to delete",
+                several.len()
+            )),
+            None,
+        ),
+    }
 }

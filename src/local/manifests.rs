@@ -19,7 +19,7 @@ use crate::api::registry::RegistryConnection;
 use crate::api::{ClusterMcpRegistry, McpRegistry, McpServer};
 
 /// The namespace kubectl gives namespaced objects that name none.
-pub const DEFAULT_NAMESPACE: &str = "default";
+pub use crate::reconcile::refs::DEFAULT_NAMESPACE;
 
 /// `apiVersion` of the mcpsync kinds.
 const MCPSYNC_API_VERSION: &str = "mcpsync.dev/v1alpha1";

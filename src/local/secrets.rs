@@ -1,6 +1,6 @@
-//! Secrets read from manifest files, and the namespace rules of api.md that decide which
-//! Secret a reference may reach. The rules are pure functions so that every front end
-//! (controller, `plan`, `apply`) refuses the same references with the same words.
+//! Secrets read from manifest files and the registry a McpServer's `registryRef` names
+//! among the manifests. The namespace rules themselves are shared with every front end
+//! ([`crate::reconcile::refs`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -8,66 +8,26 @@ use std::fmt;
 use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
-use super::manifests::{DEFAULT_NAMESPACE, Manifests};
-use crate::api::registry::RegistryConnection;
-use crate::api::{McpServer, RegistryKind, SecretKeyRef};
+use super::manifests::Manifests;
+use crate::api::{McpServer, RegistryKind};
+use crate::reconcile::ports::SecretSource;
+pub use crate::reconcile::refs::{
+    RefError, RegistryView, SecretData, SecretError, check_allowed_namespace,
+    registry_secret_namespace, server_secret_namespace,
+};
+use crate::secret::SecretValue;
+use crate::vocab::{ObjectKey, RegistryId};
 
 /// Values of the loaded Secrets, by namespace and name. Its `Debug` shows names and key
 /// names only: a value must never reach a log line, an error or a test failure.
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct SecretStore {
-    secrets: BTreeMap<(String, String), BTreeMap<String, Vec<u8>>>,
-}
-
-/// A Secret or key a reference names is not there, or not usable. Never holds a value.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SecretError {
-    /// No Secret of that namespace and name was loaded; `key` is the key that was
-    /// wanted from it, when one was.
-    #[error("Secret {namespace}/{name} not found{}", wanted_key(.key.as_deref()))]
-    NotFound {
-        namespace: String,
-        name: String,
-        key: Option<String>,
-    },
-    /// The Secret exists but lacks the key.
-    #[error("Secret {namespace}/{name} has no key {key:?} (it has: {available})")]
-    MissingKey {
-        namespace: String,
-        name: String,
-        key: String,
-        available: String,
-    },
-    /// The value is binary; headers and credentials need text.
-    #[error("Secret {namespace}/{name} key {key:?} is not UTF-8 text")]
-    NotUtf8 {
-        namespace: String,
-        name: String,
-        key: String,
-    },
-}
-
-/// ` (key "k" wanted)`, or nothing when the whole Secret was wanted.
-fn wanted_key(key: Option<&str>) -> String {
-    key.map(|k| format!(" (key {k:?} wanted)"))
-        .unwrap_or_default()
-}
-
-impl SecretError {
-    /// The condition reason api.md gives every secret failure.
-    pub fn reason(&self) -> crate::api::conditions::Reason {
-        crate::api::conditions::Reason::SecretNotFound
-    }
+    secrets: BTreeMap<(String, String), SecretData>,
 }
 
 impl fmt::Debug for SecretStore {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut list = f.debug_list();
-        for ((ns, name), values) in &self.secrets {
-            let keys: Vec<&str> = values.keys().map(String::as_str).collect();
-            list.entry(&format_args!("{ns}/{name} keys {keys:?}"));
-        }
-        list.finish()
+        f.debug_list().entries(self.secrets.values()).finish()
     }
 }
 
@@ -75,19 +35,14 @@ impl SecretStore {
     /// Adds a Secret as the API server would store it: `stringData` entries win over
     /// `data` entries of the same key. A Secret without namespace lands in `default`.
     pub fn insert_secret(&mut self, secret: &Secret) {
-        let mut values: BTreeMap<String, Vec<u8>> = BTreeMap::new();
-        for (key, bytes) in secret.data.iter().flatten() {
-            values.insert(key.clone(), bytes.0.clone());
-        }
-        for (key, text) in secret.string_data.iter().flatten() {
-            values.insert(key.clone(), text.clone().into_bytes());
-        }
         let namespace = secret
             .metadata
             .namespace
             .clone()
-            .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string());
-        self.secrets.insert((namespace, secret.name_any()), values);
+            .unwrap_or_else(|| crate::reconcile::refs::DEFAULT_NAMESPACE.to_string());
+        let name = secret.name_any();
+        let data = SecretData::new(&namespace, &name, secret);
+        self.secrets.insert((namespace, name), data);
     }
 
     /// Whether a Secret of that namespace and name was loaded.
@@ -108,23 +63,8 @@ impl SecretStore {
 
     /// The text of one key.
     pub fn get(&self, namespace: &str, name: &str, key: &str) -> Result<String, SecretError> {
-        let values = self.secret(namespace, name).map_err(|e| match e {
-            SecretError::NotFound {
-                namespace, name, ..
-            } => SecretError::NotFound {
-                namespace,
-                name,
-                key: Some(key.to_string()),
-            },
-            other => other,
-        })?;
-        let bytes = values.get(key).ok_or_else(|| SecretError::MissingKey {
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-            key: key.to_string(),
-            available: key_list(values),
-        })?;
-        text(namespace, name, key, bytes)
+        let data = self.secret(namespace, name, Some(key))?;
+        data.key(key).map(|v| v.expose().to_string())
     }
 
     /// Every key of one Secret as text (for `credentials.secretRef`).
@@ -133,172 +73,53 @@ impl SecretStore {
         namespace: &str,
         name: &str,
     ) -> Result<BTreeMap<String, String>, SecretError> {
-        self.secret(namespace, name)?
-            .iter()
-            .map(|(key, bytes)| Ok((key.clone(), text(namespace, name, key, bytes)?)))
-            .collect()
+        let all = self.secret(namespace, name, None)?.all()?;
+        Ok(all
+            .into_iter()
+            .map(|(k, v)| (k, v.expose().to_string()))
+            .collect())
     }
 
     fn secret(
         &self,
         namespace: &str,
         name: &str,
-    ) -> Result<&BTreeMap<String, Vec<u8>>, SecretError> {
+        key: Option<&str>,
+    ) -> Result<&SecretData, SecretError> {
         self.secrets
             .get(&(namespace.to_string(), name.to_string()))
             .ok_or_else(|| SecretError::NotFound {
                 namespace: namespace.to_string(),
                 name: name.to_string(),
-                key: None,
+                key: key.map(str::to_string),
             })
     }
 }
 
-fn key_list(values: &BTreeMap<String, Vec<u8>>) -> String {
-    if values.is_empty() {
-        return "no keys".to_string();
-    }
-    values
-        .keys()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-fn text(namespace: &str, name: &str, key: &str, bytes: &[u8]) -> Result<String, SecretError> {
-    String::from_utf8(bytes.to_vec()).map_err(|_| SecretError::NotUtf8 {
-        namespace: namespace.to_string(),
-        name: name.to_string(),
-        key: key.to_string(),
-    })
-}
-
-/// A reference that api.md's rules refuse, or a registry that cannot be found.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum RefError {
-    /// A McpRegistry may only read Secrets of its own namespace.
-    #[error(
-        "secret reference {secret:?} names namespace {secret_namespace:?}, but a McpRegistry may only use Secrets of its own namespace {registry_namespace:?}: omit the namespace or use a ClusterMcpRegistry"
-    )]
-    ForeignNamespace {
-        secret: String,
-        secret_namespace: String,
-        registry_namespace: String,
-    },
-    /// A McpRegistry object without a namespace cannot anchor its references.
-    #[error("secret reference {secret:?} belongs to a McpRegistry without a namespace")]
-    RegistryWithoutNamespace { secret: String },
-    /// A ClusterMcpRegistry has no namespace of its own to fall back to.
-    #[error(
-        "secret reference {secret:?} of a ClusterMcpRegistry must name its namespace (add namespace: ...)"
-    )]
-    ClusterRefWithoutNamespace { secret: String },
-    /// The McpServer's registryRef names a registry that is not in the manifests.
-    #[error("McpServer {server} refers to {registry}, which is not in the manifests")]
-    RegistryNotFound { server: String, registry: String },
-    /// The ClusterMcpRegistry's `allowedNamespaces` leaves the server's namespace out.
-    #[error(
-        "McpServer {server} may not use ClusterMcpRegistry {registry}: its allowedNamespaces ({allowed}) do not include {namespace:?}"
-    )]
-    NamespaceNotAllowed {
-        server: String,
-        registry: String,
-        namespace: String,
-        allowed: String,
-    },
-}
-
-impl RefError {
-    /// The condition reason api.md gives this failure.
-    pub fn reason(&self) -> crate::api::conditions::Reason {
-        use crate::api::conditions::Reason;
-        match self {
-            RefError::RegistryNotFound { .. } | RefError::NamespaceNotAllowed { .. } => {
-                Reason::RegistryNotReady
-            }
-            _ => Reason::InvalidSpec,
-        }
-    }
-}
-
-/// The namespace a registry's secret reference reads from. A McpRegistry: no namespace
-/// or its own (anything else is refused, never followed). A ClusterMcpRegistry: the
-/// reference must name one.
-pub fn registry_secret_namespace(
-    secret_ref: &SecretKeyRef,
-    registry_kind: RegistryKind,
-    registry_namespace: Option<&str>,
-) -> Result<String, RefError> {
-    let secret = secret_ref.name.clone();
-    match (registry_kind, secret_ref.namespace.as_deref()) {
-        (RegistryKind::ClusterMcpRegistry, Some(ns)) => Ok(ns.to_string()),
-        (RegistryKind::ClusterMcpRegistry, None) => {
-            Err(RefError::ClusterRefWithoutNamespace { secret })
-        }
-        (RegistryKind::McpRegistry, wanted) => {
-            let own = registry_namespace.ok_or(RefError::RegistryWithoutNamespace {
-                secret: secret.clone(),
-            })?;
-            match wanted {
-                None => Ok(own.to_string()),
-                Some(ns) if ns == own => Ok(own.to_string()),
-                Some(ns) => Err(RefError::ForeignNamespace {
-                    secret,
-                    secret_namespace: ns.to_string(),
-                    registry_namespace: own.to_string(),
-                }),
-            }
-        }
-    }
-}
-
-/// The namespace every Secret of a McpServer is read from: its own (api.md), `default`
-/// when the object names none, as kubectl does.
-pub fn server_secret_namespace(server: &McpServer) -> String {
-    server
-        .metadata
-        .namespace
-        .clone()
-        .unwrap_or_else(|| DEFAULT_NAMESPACE.to_string())
-}
-
-/// The registry a McpServer uses, whichever of the two kinds it is.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RegistryView<'a> {
-    /// McpRegistry or ClusterMcpRegistry.
-    pub kind: RegistryKind,
-    /// `metadata.name` of the registry object.
-    pub name: String,
-    /// Its namespace (McpRegistry only).
-    pub namespace: Option<String>,
-    /// Provider, base URL and limits.
-    pub connection: &'a RegistryConnection,
-}
-
-impl RegistryView<'_> {
-    /// `McpRegistry/ns/name` or `ClusterMcpRegistry/name`: the label the state file and
-    /// messages use.
-    pub fn label(&self) -> String {
-        match &self.namespace {
-            Some(ns) => format!("{:?}/{ns}/{}", self.kind, self.name),
-            None => format!("{:?}/{}", self.kind, self.name),
-        }
+impl SecretSource for SecretStore {
+    async fn key(
+        &self,
+        namespace: &str,
+        name: &str,
+        key: &str,
+    ) -> Result<SecretValue, SecretError> {
+        self.secret(namespace, name, Some(key))?.key(key)
     }
 
-    /// The namespace one of this registry's secret references reads from.
-    pub fn secret_namespace(&self, secret_ref: &SecretKeyRef) -> Result<String, RefError> {
-        registry_secret_namespace(secret_ref, self.kind, self.namespace.as_deref())
+    async fn all(
+        &self,
+        namespace: &str,
+        name: &str,
+    ) -> Result<BTreeMap<String, SecretValue>, SecretError> {
+        self.secret(namespace, name, None)?.all()
     }
 }
 
 /// The registry a McpServer's `registryRef` names: a McpRegistry of the server's own
 /// namespace, or a ClusterMcpRegistry whose `allowedNamespaces` (absent = all) include it.
-pub fn find_registry<'a>(
-    manifests: &'a Manifests,
-    server: &McpServer,
-) -> Result<RegistryView<'a>, RefError> {
+pub fn find_registry(manifests: &Manifests, server: &McpServer) -> Result<RegistryView, RefError> {
     let namespace = server_secret_namespace(server);
-    let server_label = format!("{namespace}/{}", server.name_any());
+    let server_key = ObjectKey::new(namespace.clone(), server.name_any());
     let wanted = &server.spec.registry_ref;
     match wanted.kind.unwrap_or_default() {
         RegistryKind::McpRegistry => manifests
@@ -306,58 +127,42 @@ pub fn find_registry<'a>(
             .iter()
             .map(|l| &l.object)
             .find(|r| r.name_any() == wanted.name && r.namespace().as_deref() == Some(&namespace))
-            .map(|r| RegistryView {
-                kind: RegistryKind::McpRegistry,
-                name: r.name_any(),
-                namespace: Some(namespace.clone()),
-                connection: &r.spec.connection,
+            .map(|r| {
+                let id = RegistryId::Namespaced(ObjectKey::new(namespace.clone(), r.name_any()));
+                RegistryView::new(id, r.spec.connection.clone())
             })
             .ok_or_else(|| RefError::RegistryNotFound {
-                server: server_label,
+                server: server_key.to_string(),
                 registry: format!("McpRegistry {namespace}/{}", wanted.name),
+                place: "in the manifests",
             }),
         RegistryKind::ClusterMcpRegistry => {
-            find_cluster_registry(manifests, &wanted.name, &namespace, server_label)
+            let registry = manifests
+                .cluster_registries
+                .iter()
+                .map(|l| &l.object)
+                .find(|r| r.name_any() == wanted.name)
+                .ok_or_else(|| RefError::RegistryNotFound {
+                    server: server_key.to_string(),
+                    registry: format!("ClusterMcpRegistry {}", wanted.name),
+                    place: "in the manifests",
+                })?;
+            check_allowed_namespace(
+                &wanted.name,
+                registry.spec.allowed_namespaces.as_deref(),
+                &namespace,
+                &server_key.to_string(),
+            )?;
+            let id = RegistryId::Cluster(registry.name_any());
+            Ok(RegistryView::new(id, registry.spec.connection.clone()))
         }
     }
-}
-
-fn find_cluster_registry<'a>(
-    manifests: &'a Manifests,
-    name: &str,
-    namespace: &str,
-    server: String,
-) -> Result<RegistryView<'a>, RefError> {
-    let registry = manifests
-        .cluster_registries
-        .iter()
-        .map(|l| &l.object)
-        .find(|r| r.name_any() == name)
-        .ok_or_else(|| RefError::RegistryNotFound {
-            server: server.clone(),
-            registry: format!("ClusterMcpRegistry {name}"),
-        })?;
-    if let Some(allowed) = &registry.spec.allowed_namespaces
-        && !allowed.iter().any(|ns| ns == namespace)
-    {
-        return Err(RefError::NamespaceNotAllowed {
-            server,
-            registry: name.to_string(),
-            namespace: namespace.to_string(),
-            allowed: allowed.join(", "),
-        });
-    }
-    Ok(RegistryView {
-        kind: RegistryKind::ClusterMcpRegistry,
-        name: registry.name_any(),
-        namespace: None,
-        connection: &registry.spec.connection,
-    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::api::SecretKeyRef;
     use crate::local::manifests::load;
     use k8s_openapi::ByteString;
 
@@ -545,7 +350,7 @@ spec:
         let kind = Some(RegistryKind::ClusterMcpRegistry);
         let view = find_registry(&m, &server("anything", kind, "open")).unwrap();
         assert_eq!(view.label(), "ClusterMcpRegistry/open");
-        assert_eq!(view.namespace, None);
+        assert_eq!(view.id.namespace(), None);
     }
 
     #[test]

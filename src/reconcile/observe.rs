@@ -1,18 +1,19 @@
-//! Observe and act: the I/O around the pure engine, shared by every front end
-//! (`plan`/`apply` now, the controller later).
+//! Observe: read the remote records a batch of servers of one registry needs.
 //!
 //! Observation is batched: for many servers of one registry a single LIST (all pages)
 //! feeds every decision when that is cheaper, so checking N servers for drift costs
 //! `pages` calls instead of N GETs; in a registry full of foreign records the listing
-//! stops at the break-even page and the rest is looked at one by one. A known id missing from the listing is confirmed with a GET before it is called
+//! stops at the break-even page and the rest is looked at one by one. A known id missing
+//! from the listing is confirmed with a GET before it is called
 //! gone, so a listing that hides records (soft deletes, eventual consistency) never leads
 //! to a second record.
 
 use std::collections::HashMap;
 
 use crate::engine::plan::{Observation, Target};
-use crate::provider::http::{Listing, RegistryClient};
-use crate::provider::{ErrorClass, RemoteError, RemoteRecord};
+use crate::provider::http::Listing;
+use crate::reconcile::ports::RegistryApi;
+use crate::vocab::{ErrorClass, RemoteError, RemoteRecord};
 
 /// Records of one LIST, indexed by id and by name.
 #[derive(Default)]
@@ -45,7 +46,7 @@ impl Index {
 /// break-even page count: in a registry shared with many foreign records it stops early,
 /// uses what it read, and looks at the remaining targets one by one.
 pub async fn observe(
-    client: &RegistryClient,
+    client: &impl RegistryApi,
     targets: &[Target],
 ) -> Vec<Result<Observation, RemoteError>> {
     let lookups = targets.iter().filter(|t| !matches!(t, Target::New)).count();
@@ -75,7 +76,7 @@ pub async fn observe(
 
 /// Each target alone, but ids already seen in `partial` (a truncated listing) need no GET.
 async fn observe_each(
-    client: &RegistryClient,
+    client: &impl RegistryApi,
     targets: &[Target],
     partial: &Index,
 ) -> Vec<Result<Observation, RemoteError>> {
@@ -89,7 +90,7 @@ async fn observe_each(
 /// An id found in the index, else the single call for the target. A known id missing
 /// from a listing is confirmed with a GET before it is called gone.
 async fn observe_indexed(
-    client: &RegistryClient,
+    client: &impl RegistryApi,
     target: &Target,
     index: &Index,
 ) -> Result<Observation, RemoteError> {
@@ -105,7 +106,7 @@ async fn observe_indexed(
 /// Observes one target with the cheapest call: a GET for an id, a name-filtered LIST for
 /// a name (the provider narrows it where its API can).
 pub async fn observe_one(
-    client: &RegistryClient,
+    client: &impl RegistryApi,
     target: &Target,
 ) -> Result<Observation, RemoteError> {
     match target {

@@ -1,0 +1,191 @@
+//! When to look again. Pure: the front end passes the jitter in.
+
+use std::time::Duration;
+
+use crate::api::McpServerStatus;
+use crate::api::conditions::types;
+
+/// The default drift re-check period (api.md: `syncInterval`, default `10m`).
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(600);
+/// First wait after a transient failure; doubles per consecutive failure.
+pub const BACKOFF_BASE: Duration = Duration::from_secs(5);
+/// Longest wait after transient failures.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+
+/// When the next reconcile of an object is due.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Requeue {
+    /// Look again after this long.
+    After(Duration),
+    /// Stalled or suspended: retrying cannot help; wait for a change of the object or of
+    /// what it references.
+    OnChange,
+}
+
+/// How a reconcile ended, as far as scheduling is concerned.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Synced, drift reported, or a write made: the normal period.
+    Done,
+    /// A transient failure (rate limit, unreachable, gone record being recreated):
+    /// `failures` in a row so far (1 for the first), and the registry's `Retry-After`.
+    Transient {
+        failures: u32,
+        retry_after: Option<Duration>,
+    },
+    /// Stalled or suspended.
+    Waiting,
+}
+
+/// The next reconcile: the sync interval (minus up to 10% jitter so that servers created
+/// together spread out), exponential backoff with jitter after transient failures (never
+/// sooner than `Retry-After`), nothing for stalled or suspended objects. `jitter` is in
+/// `[0, 1)`.
+pub fn requeue(settled: Settled, sync_interval: Duration, jitter: f64) -> Requeue {
+    let jitter = jitter.clamp(0.0, 1.0);
+    match settled {
+        Settled::Done => Requeue::After(sync_interval.mul_f64(1.0 - 0.1 * jitter)),
+        Settled::Waiting => Requeue::OnChange,
+        Settled::Transient {
+            failures,
+            retry_after,
+        } => {
+            let exponent = failures.saturating_sub(1).min(16);
+            let backoff = BACKOFF_BASE
+                .saturating_mul(1u32 << exponent)
+                .min(BACKOFF_MAX);
+            // Full range jitter in the upper half: [backoff/2, backoff).
+            let backoff = backoff.mul_f64(0.5 + 0.5 * jitter);
+            Requeue::After(retry_after.map_or(backoff, |r| r.max(backoff)))
+        }
+    }
+}
+
+/// Whether a status says the object is stalled (`Stalled=True`).
+pub fn is_stalled(status: &McpServerStatus) -> bool {
+    status
+        .conditions
+        .iter()
+        .any(|c| c.type_ == types::STALLED && c.status == "True")
+}
+
+/// A Go duration as the CRD accepts it (`30s`, `5m`, `1h30m`, `1.5h`, `300ms`).
+pub fn parse_go_duration(text: &str) -> Option<Duration> {
+    let mut rest = text.trim();
+    if rest.is_empty() {
+        return None;
+    }
+    let mut total = 0f64;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let number: f64 = rest[..number_len].parse().ok()?;
+        rest = &rest[number_len..];
+        let unit_len = rest
+            .find(|c: char| c.is_ascii_digit() || c == '.')
+            .unwrap_or(rest.len());
+        let seconds = match &rest[..unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        rest = &rest[unit_len..];
+        total += number * seconds;
+    }
+    Duration::try_from_secs_f64(total).ok()
+}
+
+/// The sync interval of a server: its own `syncInterval`, else its registry's, else the
+/// default. An unparseable value (the CRD refuses those) falls back the same way.
+pub fn sync_interval(server: Option<&str>, registry: Option<&str>) -> Duration {
+    server
+        .and_then(parse_go_duration)
+        .or_else(|| registry.and_then(parse_go_duration))
+        .unwrap_or(DEFAULT_SYNC_INTERVAL)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn go_durations_parse_as_the_crd_accepts_them() {
+        let cases = [
+            ("30s", Some(30.0)),
+            ("5m", Some(300.0)),
+            ("1h30m", Some(5400.0)),
+            ("1.5h", Some(5400.0)),
+            ("300ms", Some(0.3)),
+            ("10m", Some(600.0)),
+            ("", None),
+            ("5", None),
+            ("5 minutes", None),
+            ("m", None),
+        ];
+        for (text, want) in cases {
+            assert_eq!(
+                parse_go_duration(text).map(|d| d.as_secs_f64()),
+                want,
+                "{text}"
+            );
+        }
+        assert_eq!(
+            sync_interval(Some("1m"), Some("5m")),
+            Duration::from_secs(60)
+        );
+        assert_eq!(sync_interval(None, Some("5m")), Duration::from_secs(300));
+        assert_eq!(sync_interval(None, None), DEFAULT_SYNC_INTERVAL);
+    }
+
+    #[test]
+    fn synced_objects_come_back_within_the_interval_spread_by_jitter() {
+        let interval = Duration::from_secs(600);
+        assert_eq!(
+            requeue(Settled::Done, interval, 0.0),
+            Requeue::After(interval)
+        );
+        let Requeue::After(late) = requeue(Settled::Done, interval, 0.999) else {
+            panic!("a synced object is requeued");
+        };
+        assert!(late < interval && late >= interval.mul_f64(0.9), "{late:?}");
+    }
+
+    #[test]
+    fn transient_failures_back_off_exponentially_and_honour_retry_after() {
+        let interval = Duration::from_secs(600);
+        let wait = |failures, retry_after, jitter| match requeue(
+            Settled::Transient {
+                failures,
+                retry_after,
+            },
+            interval,
+            jitter,
+        ) {
+            Requeue::After(d) => d,
+            Requeue::OnChange => panic!("a transient failure is retried"),
+        };
+        assert_eq!(wait(1, None, 0.999_999).as_secs(), 4); // just under 5 s
+        assert_eq!(wait(1, None, 0.0), Duration::from_millis(2500));
+        assert!(wait(2, None, 0.0) > wait(1, None, 0.0));
+        assert!(wait(3, None, 0.0) > wait(2, None, 0.0));
+        assert!(wait(30, None, 0.999) <= BACKOFF_MAX);
+        let ra = Duration::from_secs(42);
+        assert!(
+            wait(1, Some(ra), 0.0) >= ra,
+            "never sooner than Retry-After"
+        );
+    }
+
+    #[test]
+    fn stalled_objects_wait_for_a_change() {
+        assert_eq!(
+            requeue(Settled::Waiting, Duration::from_secs(60), 0.5),
+            Requeue::OnChange
+        );
+    }
+}
