@@ -5,6 +5,7 @@
 //!
 //! It is written atomically (temporary file in the same folder, fsync, rename): a crash
 //! mid-write leaves the previous state, because a lost id could mean a second remote record.
+//! A state file that is a symbolic link is written through to its target; the link stays.
 
 use std::collections::BTreeMap;
 use std::io::Write;
@@ -125,13 +126,25 @@ impl StateFile {
         Ok(state)
     }
 
-    /// Writes the state to `path` atomically, readable by the owner only.
+    /// Writes the state to `path` atomically, readable by the owner only. When `path` is
+    /// a symbolic link (also a dangling one), the link's target is written and the link
+    /// is left in place.
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let write_error = |source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let target = resolve(path).map_err(write_error)?;
+        self.save_resolved(path, &target)
+    }
+
+    /// [`save`](Self::save) to `target`, `path` already resolved; errors name `path`.
+    fn save_resolved(&self, path: &Path, target: &Path) -> Result<(), StateError> {
         let yaml = serde_saphyr::to_string(self).map_err(|err| StateError::Serialize {
             path: path.to_path_buf(),
             message: err.to_string(),
         })?;
-        write_atomically(path, |file| file.write_all(yaml.as_bytes())).map_err(|source| {
+        write_atomically(target, |file| file.write_all(yaml.as_bytes())).map_err(|source| {
             StateError::Write {
                 path: path.to_path_buf(),
                 source,
@@ -168,6 +181,35 @@ impl StateFile {
     pub fn is_empty(&self) -> bool {
         self.servers.is_empty()
     }
+}
+
+/// `path` with symbolic links followed, as far as they lead: the canonical path of an
+/// existing file, else (absent file or dangling link) the last link's target, so that a
+/// first save through a dangling link creates the target.
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(resolved) => return Ok(resolved),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    // Linux's own limit on links followed in one lookup.
+    const MAX_LINKS: usize = 40;
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)?;
+                current = folder_of(&current).join(target);
+            }
+            Ok(_) => return Ok(current),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(current),
+            Err(err) => return Err(err),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "more than {MAX_LINKS} symbolic links from {}",
+        path.display()
+    )))
 }
 
 fn first_line(message: &str) -> String {
@@ -445,5 +487,49 @@ mod tests {
     fn bare_file_name_is_written_through_the_current_folder() {
         assert_eq!(folder_of(Path::new(DEFAULT_STATE_FILE)), Path::new("."));
         assert_eq!(folder_of(Path::new("/a/b.yaml")), Path::new("/a"));
+    }
+
+    #[cfg(unix)]
+    fn is_symlink(path: &Path) -> bool {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_state_file_is_written_through_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        std::fs::create_dir(&real_dir).unwrap();
+        let target = real_dir.join("state.yaml");
+        StateFile::new().save(&target).unwrap();
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink("real/state.yaml", &link).unwrap();
+
+        canary_state().save(&link).unwrap();
+        assert!(is_symlink(&link));
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new("real/state.yaml")
+        );
+        assert_eq!(StateFile::load(&target).unwrap(), canary_state());
+        assert_eq!(StateFile::load(&link).unwrap(), canary_state());
+        assert!(temp_files(dir.path()).is_empty());
+        assert!(temp_files(&real_dir).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_symlink_is_saved_by_creating_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.yaml");
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(StateFile::load(&link).unwrap().is_empty());
+        canary_state().save(&link).unwrap();
+        assert!(is_symlink(&link));
+        assert_eq!(StateFile::load(&target).unwrap(), canary_state());
     }
 }
