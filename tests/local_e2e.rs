@@ -688,6 +688,7 @@ async fn retry_after_429_is_waited_out() {
         retry_after: Some(1),
         count: 1,
         drop: false,
+        after: false,
     });
     let started = Instant::now();
     let report = env.apply().await;

@@ -916,6 +916,7 @@ async fn rate_limited_call_is_retried_after_retry_after() {
             retry_after: Some(1),
             count: 1,
             drop: false,
+            after: false,
         });
     }
     // All five wait out their second at once.
@@ -953,6 +954,7 @@ async fn server_error_burst_is_unreachable() {
             retry_after: None,
             count: 10,
             drop: false,
+            after: false,
         });
         let err = c.get(&rec.id).await.unwrap_err();
         assert_eq!(err.class, ErrorClass::Unreachable, "{p:?}: {err:?}");
@@ -968,6 +970,7 @@ async fn server_error_burst_is_unreachable() {
             retry_after: None,
             count: 10,
             drop: false,
+            after: false,
         });
         let err = c
             .create(&minimal_fields(p, "flaky two"), &write_ctx(p))
@@ -985,6 +988,7 @@ async fn server_error_burst_is_unreachable() {
             retry_after: Some(0),
             count: 1,
             drop: false,
+            after: false,
         });
         let made = c
             .create(&minimal_fields(p, "limited post"), &write_ctx(p))
@@ -1391,6 +1395,7 @@ async fn long_retry_after_is_returned_and_503_is_retried() {
             retry_after: Some(120),
             count: 1,
             drop: false,
+            after: false,
         });
         let err = c.get(&rec.id).await.unwrap_err();
         assert_eq!(err.class, ErrorClass::RateLimited, "{p:?}: {err:?}");
@@ -1406,6 +1411,7 @@ async fn long_retry_after_is_returned_and_503_is_retried() {
             retry_after: Some(0),
             count: 2,
             drop: false,
+            after: false,
         });
         assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id, "{p:?}");
         let statuses: Vec<u16> = requests(&sim, p, "GET").iter().map(|r| r.status).collect();
@@ -1431,6 +1437,7 @@ async fn dropped_connections_retry_reads_but_never_creates() {
             retry_after: None,
             count: 1,
             drop: true,
+            after: false,
         });
         assert_eq!(c.get(&rec.id).await.unwrap().id, rec.id, "{p:?}");
         let statuses: Vec<u16> = requests(&sim, p, "GET").iter().map(|r| r.status).collect();
@@ -1442,6 +1449,7 @@ async fn dropped_connections_retry_reads_but_never_creates() {
             retry_after: None,
             count: 1,
             drop: true,
+            after: false,
         });
         let err = c
             .create(&minimal_fields(p, "dropped twice"), &write_ctx(p))

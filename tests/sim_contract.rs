@@ -1352,6 +1352,211 @@ async fn rate_limit_refuses_past_the_bucket_with_headers() {
     );
 }
 
+// ---------------------------------------------------------------- faults after the provider
+
+/// A create request of `provider` for a record named `name`: path and body.
+fn create_request(provider: &str, name: &str) -> (&'static str, Value) {
+    match provider {
+        "aitronos" => (
+            AITRONOS,
+            json!({"name": name, "server_url": "https://github-mcp.example.com",
+                   "transport_type": "sse", "auth_type": "api_key",
+                   "organization_id": "org_1234567890abcdef1234567890abcdef"}),
+        ),
+        "composio" => (
+            "/api/v3/mcp/servers/custom",
+            json!({"name": name, "toolkits": ["github"], "allowed_tools": ["GITHUB_SEARCH"],
+                   "managed_auth_via_composio": false, "auth_config_ids": ["ac_1"]}),
+        ),
+        "pais" => (
+            PAIS,
+            json!({"url": "https://mcp.example.com", "transport": "STREAMABLE_HTTP",
+                   "name": name}),
+        ),
+        "zudu" => (
+            ZUDU,
+            json!({"config": {"name": name, "url": "https://example.com/mcp-server"}}),
+        ),
+        other => panic!("no create request for {other}"),
+    }
+}
+
+/// Ids of the records named `name`, as the provider's own list shows them.
+async fn listed_ids(sim: &Sim, provider: &str, name: &str) -> Vec<String> {
+    let (path, pointer) = match provider {
+        "aitronos" => (
+            format!("{AITRONOS}?organization_id=org_1234567890abcdef1234567890abcdef"),
+            "/configurations",
+        ),
+        "composio" => ("/api/v3/mcp/servers?limit=100".to_string(), "/items"),
+        "pais" => (format!("{PAIS}?limit=100"), "/data"),
+        "zudu" => (format!("{ZUDU}?limit=100"), "/data/servers"),
+        other => panic!("no list for {other}"),
+    };
+    let answer = sim.call(Method::GET, provider, &path, None).await;
+    assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
+    answer
+        .body
+        .pointer(pointer)
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("{provider} list without {pointer}: {}", answer.text))
+        .iter()
+        // Wrapped Zudu answers `server_name`.
+        .filter(|r| r["name"] == name || r["server_name"] == name)
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+const AFTER_PROVIDERS: [(&str, Provider); 4] = [
+    ("composio", Provider::Composio),
+    ("pais", Provider::Pais),
+    ("zudu", Provider::Zudu),
+    ("aitronos", Provider::Aitronos),
+];
+
+#[tokio::test]
+async fn after_fault_stores_the_create_then_answers_503() {
+    let sim = start().await;
+    for (provider, kind) in AFTER_PROVIDERS {
+        let armed = sim
+            .admin(
+                Method::POST,
+                "/_sim/faults/next",
+                Some(json!({"status": 503, "count": 1, "provider": provider, "after": true})),
+            )
+            .await;
+        assert_eq!(armed.status, StatusCode::NO_CONTENT, "{}", armed.text);
+        let name = format!("lost answer {provider}");
+        let (path, body) = create_request(provider, &name);
+        let answer = sim.call(Method::POST, provider, path, Some(body)).await;
+        assert_eq!(
+            answer.status,
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{provider}: {}",
+            answer.text
+        );
+        assert_eq!(answer.headers["retry-after"], "1", "{provider}");
+        assert!(
+            !answer.text.contains(&name),
+            "{provider}: the provider's answer is replaced, not passed on: {}",
+            answer.text
+        );
+        let ids = listed_ids(&sim, provider, &name).await;
+        assert_eq!(ids.len(), 1, "{provider}: stored exactly once: {ids:?}");
+        let stored = sim.handle.stored_record(kind, &ids[0]);
+        assert_eq!(stored.unwrap()["name"], name.as_str(), "{provider}");
+        let logged = sim.handle.requests_matching(&mcpsync::sim::LogFilter {
+            provider: Some(provider.to_string()),
+            method: Some("POST".to_string()),
+            ..Default::default()
+        });
+        assert_eq!(logged.len(), 1, "{provider}");
+        assert_eq!(
+            logged[0].status, 503,
+            "{provider}: the status the client saw"
+        );
+    }
+    let counters = sim.admin(Method::GET, "/_sim/counters", None).await.body;
+    assert_eq!(counters["composio"]["POST"], json!({"503": 1}));
+    // Used up: the next create is answered by the provider.
+    let (path, body) = create_request("composio", "second");
+    let answer = sim.call(Method::POST, "composio", path, Some(body)).await;
+    assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
+}
+
+#[tokio::test]
+async fn after_fault_armed_from_the_command_line_syntax() {
+    let sim = start_with(SimConfig {
+        fail_next: vec!["after:500:1:composio".parse().unwrap()],
+        ..SimConfig::default()
+    })
+    .await;
+    let faults = sim.admin(Method::GET, "/_sim/faults", None).await.body;
+    assert_eq!(faults["next"][0]["after"], true);
+    let (path, body) = create_request("composio", "from cli");
+    let answer = sim.call(Method::POST, "composio", path, Some(body)).await;
+    assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
+    assert!(
+        answer.body["error"]["message"].is_string(),
+        "{}",
+        answer.text
+    );
+    assert_eq!(listed_ids(&sim, "composio", "from cli").await.len(), 1);
+}
+
+#[tokio::test]
+async fn after_drop_stores_the_create_then_closes_the_connection() {
+    let sim = start().await;
+    for (provider, kind) in AFTER_PROVIDERS {
+        let armed = sim
+            .admin(
+                Method::POST,
+                "/_sim/faults/drop",
+                Some(json!({"count": 1, "provider": provider, "after": true})),
+            )
+            .await;
+        assert_eq!(armed.status, StatusCode::NO_CONTENT, "{}", armed.text);
+        let name = format!("dropped answer {provider}");
+        let (path, body) = create_request(provider, &name);
+        let url = format!("{}{path}", sim.handle.base_url(provider));
+        let mut request = sim.client.post(&url).json(&body);
+        for (header, value) in auth(provider) {
+            request = request.header(header, value);
+        }
+        let err = request
+            .send()
+            .await
+            .expect_err("the connection is closed without an answer");
+        assert!(!err.is_status() && !err.is_timeout(), "{provider}: {err:?}");
+        let ids = listed_ids(&sim, provider, &name).await;
+        assert_eq!(ids.len(), 1, "{provider}: stored exactly once: {ids:?}");
+        assert!(sim.handle.stored_record(kind, &ids[0]).is_some());
+        let logged = sim.handle.requests_matching(&mcpsync::sim::LogFilter {
+            provider: Some(provider.to_string()),
+            method: Some("POST".to_string()),
+            ..Default::default()
+        });
+        assert_eq!(logged.len(), 1, "{provider}");
+        assert_eq!(logged[0].status, 0, "{provider}: logged as dropped");
+    }
+}
+
+#[tokio::test]
+async fn plain_faults_still_store_nothing() {
+    let sim = start().await;
+    for fault in [
+        json!({"status": 503, "count": 1, "provider": "composio"}),
+        json!({"status": 503, "count": 1, "provider": "composio", "after": false}),
+    ] {
+        sim.admin(Method::POST, "/_sim/faults/next", Some(fault))
+            .await;
+        let (path, body) = create_request("composio", "never stored");
+        let answer = sim.call(Method::POST, "composio", path, Some(body)).await;
+        assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
+    }
+    sim.admin(
+        Method::POST,
+        "/_sim/faults/drop",
+        Some(json!({"count": 1, "provider": "composio"})),
+    )
+    .await;
+    let (path, body) = create_request("composio", "never stored");
+    let url = format!("{}{path}", sim.handle.base_url("composio"));
+    let result = sim
+        .client
+        .post(&url)
+        .header("x-api-key", "k")
+        .json(&body)
+        .send()
+        .await;
+    assert!(result.is_err());
+    assert!(
+        listed_ids(&sim, "composio", "never stored")
+            .await
+            .is_empty()
+    );
+}
+
 // ---------------------------------------------------------------- log, counters, seed
 
 #[tokio::test]

@@ -5,9 +5,16 @@
 //!
 //! It is written atomically (temporary file in the same folder, fsync, rename): a crash
 //! mid-write leaves the previous state, because a lost id could mean a second remote record.
+//! A state file that is a symbolic link is written through to its target; the link stays.
+//!
+//! Two runs on one state file at once could each create the same remote record, so a run
+//! holds a [`StateLock`] (see [`lock`]) from its load to its final save. The lock is an OS
+//! file lock on a sidecar file next to the resolved state file, `<state file>.lock`: the
+//! state file itself is replaced by a rename on every save, so a lock on it would be lost.
 
 use std::collections::BTreeMap;
-use std::io::Write;
+use std::fs::{File, TryLockError};
+use std::io::{Read, Seek, Write};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -73,6 +80,50 @@ pub enum StateError {
     /// Serializing failed (not expected for this data).
     #[error("state file {}: cannot serialize: {message}", path.display())]
     Serialize { path: PathBuf, message: String },
+    /// Another process holds the state file's lock and the caller chose not to wait.
+    /// `pid` is what the holder wrote into the lock file; `None` when it could not be
+    /// read (e.g. the holder had not written it yet).
+    #[error(
+        "state file {} is in use by another mcpsync run ({}); wait for it to finish or pass --wait",
+        path.display(),
+        holder(pid)
+    )]
+    Locked { path: PathBuf, pid: Option<u32> },
+    /// The lock file could not be created or locked (not: held by another process).
+    #[error("state file {}: cannot lock {}: {source}", path.display(), lock_path.display())]
+    Lock {
+        path: PathBuf,
+        lock_path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+/// Exclusive use of one state file by this process, from [`lock`] until the value is
+/// dropped. The OS releases the lock when the process ends, however it ends, so a crashed
+/// run never leaves a state file locked.
+///
+/// Holds an open handle on the sidecar `<state file>.lock` next to the state file's
+/// resolved path (symbolic links followed), so that runs through different links to one
+/// file exclude each other. The sidecar holds the holder's pid while locked and is left
+/// in place afterwards: removing it could let a waiter lock a file that no longer has a
+/// name while a third run locks a new one.
+#[derive(Debug)]
+pub struct StateLock {
+    /// The state file as given to [`lock`], for messages.
+    path: PathBuf,
+    /// The state file with symbolic links followed: where saves go.
+    resolved: PathBuf,
+    lock_path: PathBuf,
+    /// Locked handle on `lock_path`; closing it releases the lock.
+    file: File,
+}
+
+/// `pid 1234`, or `pid unknown`, for [`StateError::Locked`].
+fn holder(pid: &Option<u32>) -> String {
+    match pid {
+        Some(pid) => format!("pid {pid}"),
+        None => "pid unknown".to_string(),
+    }
 }
 
 /// The key of a McpServer in the state file: `namespace/name`.
@@ -125,13 +176,28 @@ impl StateFile {
         Ok(state)
     }
 
-    /// Writes the state to `path` atomically, readable by the owner only.
+    /// Writes the state to `path` atomically, readable by the owner only. When `path` is
+    /// a symbolic link (also a dangling one), the link's target is written and the link
+    /// is left in place.
+    ///
+    /// Takes no lock: a run that may write remote records holds a [`StateLock`] from its
+    /// load to its final save (see [`lock`]).
     pub fn save(&self, path: &Path) -> Result<(), StateError> {
+        let write_error = |source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let target = resolve(path).map_err(write_error)?;
+        self.save_resolved(path, &target)
+    }
+
+    /// [`save`](Self::save) to `target`, `path` already resolved; errors name `path`.
+    fn save_resolved(&self, path: &Path, target: &Path) -> Result<(), StateError> {
         let yaml = serde_saphyr::to_string(self).map_err(|err| StateError::Serialize {
             path: path.to_path_buf(),
             message: err.to_string(),
         })?;
-        write_atomically(path, |file| file.write_all(yaml.as_bytes())).map_err(|source| {
+        write_atomically(target, |file| file.write_all(yaml.as_bytes())).map_err(|source| {
             StateError::Write {
                 path: path.to_path_buf(),
                 source,
@@ -168,6 +234,161 @@ impl StateFile {
     pub fn is_empty(&self) -> bool {
         self.servers.is_empty()
     }
+}
+
+/// Locks the state file at `path` for this process (see [`StateLock`]).
+///
+/// When another process holds the lock: with `wait` false, fails at once with
+/// [`StateError::Locked`], naming the holder's pid; with `wait` true, blocks the calling
+/// thread until the lock is free (from async code, call it in `spawn_blocking`). To tell
+/// the user before waiting, call it with `false` first, show the error, then with `true`.
+///
+/// The state file need not exist yet. The lock is exclusive also between two handles
+/// in one process (flock semantics on Unix), so locking twice without dropping the
+/// first lock fails, or with `wait` never returns.
+pub fn lock(path: &Path, wait: bool) -> Result<StateLock, StateError> {
+    let lock_error = |lock_path: &Path, source| StateError::Lock {
+        path: path.to_path_buf(),
+        lock_path: lock_path.to_path_buf(),
+        source,
+    };
+    let resolved = resolve(path).map_err(|source| lock_error(&lock_path_of(path), source))?;
+    let lock_path = lock_path_of(&resolved);
+    let mut file = open_lock_file(&lock_path).map_err(|source| lock_error(&lock_path, source))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) if !wait => {
+            return Err(StateError::Locked {
+                path: path.to_path_buf(),
+                pid: read_pid(&file),
+            });
+        }
+        Err(TryLockError::WouldBlock) => {
+            file.lock()
+                .map_err(|source| lock_error(&lock_path, source))?;
+        }
+        Err(TryLockError::Error(source)) => return Err(lock_error(&lock_path, source)),
+    }
+    write_pid(&mut file).map_err(|source| lock_error(&lock_path, source))?;
+    Ok(StateLock {
+        path: path.to_path_buf(),
+        resolved,
+        lock_path,
+        file,
+    })
+}
+
+impl StateLock {
+    /// The state file as given to [`lock`].
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The state file with symbolic links followed: the file that is read and replaced.
+    pub fn resolved_path(&self) -> &Path {
+        &self.resolved
+    }
+
+    /// The sidecar lock file, `<resolved state file>.lock`.
+    pub fn lock_path(&self) -> &Path {
+        &self.lock_path
+    }
+
+    /// [`StateFile::load`] of the locked file.
+    pub fn load(&self) -> Result<StateFile, StateError> {
+        StateFile::load(&self.resolved).map_err(|err| self.renamed(err))
+    }
+
+    /// [`StateFile::save`] to the locked file (the target the link pointed at when the
+    /// lock was taken, should the state file be a symbolic link).
+    pub fn save(&self, state: &StateFile) -> Result<(), StateError> {
+        state.save_resolved(&self.path, &self.resolved)
+    }
+
+    /// Errors of the resolved file name the path the user gave.
+    fn renamed(&self, err: StateError) -> StateError {
+        let path = self.path.clone();
+        match err {
+            StateError::Read { source, .. } => StateError::Read { path, source },
+            StateError::Garbled { message, .. } => StateError::Garbled { path, message },
+            StateError::Version { found, .. } => StateError::Version { path, found },
+            other => other,
+        }
+    }
+}
+
+impl Drop for StateLock {
+    /// Clears the pid (best effort) while still holding the lock, so that a later
+    /// refusal never names a finished run; closing the handle then releases the lock.
+    fn drop(&mut self) {
+        let _ = self.file.set_len(0);
+    }
+}
+
+/// `path` with symbolic links followed, as far as they lead: the canonical path of an
+/// existing file, else (absent file or dangling link) the last link's target, so that a
+/// first save through a dangling link creates the target.
+fn resolve(path: &Path) -> std::io::Result<PathBuf> {
+    match std::fs::canonicalize(path) {
+        Ok(resolved) => return Ok(resolved),
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    // Linux's own limit on links followed in one lookup.
+    const MAX_LINKS: usize = 40;
+    let mut current = path.to_path_buf();
+    for _ in 0..MAX_LINKS {
+        match std::fs::symlink_metadata(&current) {
+            Ok(meta) if meta.file_type().is_symlink() => {
+                let target = std::fs::read_link(&current)?;
+                current = folder_of(&current).join(target);
+            }
+            Ok(_) => return Ok(current),
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(current),
+            Err(err) => return Err(err),
+        }
+    }
+    Err(std::io::Error::other(format!(
+        "more than {MAX_LINKS} symbolic links from {}",
+        path.display()
+    )))
+}
+
+/// `<file>.lock` in the same folder.
+fn lock_path_of(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".lock");
+    PathBuf::from(name)
+}
+
+/// Opens (creating, owner-only) the lock file without truncating it: a holder's pid
+/// must survive until this process has the lock.
+fn open_lock_file(lock_path: &Path) -> std::io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    options.open(lock_path)
+}
+
+/// Replaces the lock file's content with this process's pid and a newline.
+fn write_pid(file: &mut File) -> std::io::Result<()> {
+    file.set_len(0)?;
+    file.rewind()?;
+    file.write_all(format!("{}\n", std::process::id()).as_bytes())?;
+    file.flush()
+}
+
+/// The pid the holder wrote, if it can be read yet.
+fn read_pid(file: &File) -> Option<u32> {
+    let mut reader = file;
+    reader.rewind().ok()?;
+    let mut text = String::new();
+    reader.take(64).read_to_string(&mut text).ok()?;
+    text.trim().parse().ok()
 }
 
 fn first_line(message: &str) -> String {
@@ -445,5 +666,231 @@ mod tests {
     fn bare_file_name_is_written_through_the_current_folder() {
         assert_eq!(folder_of(Path::new(DEFAULT_STATE_FILE)), Path::new("."));
         assert_eq!(folder_of(Path::new("/a/b.yaml")), Path::new("/a"));
+    }
+
+    /// The pid in a lock file, as a refused run would read it.
+    fn pid_in(lock_path: &Path) -> String {
+        std::fs::read_to_string(lock_path).unwrap()
+    }
+
+    #[test]
+    fn lock_file_is_a_sidecar_holding_the_pid_and_cleared_on_drop() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        let held = lock(&path, false).unwrap();
+        assert_eq!(held.lock_path(), dir.path().join("state.yaml.lock"));
+        assert_eq!(
+            pid_in(held.lock_path()),
+            format!("{}\n", std::process::id())
+        );
+        assert!(!path.exists(), "locking creates no state file");
+        let lock_path = held.lock_path().to_path_buf();
+        drop(held);
+        assert!(lock_path.exists(), "the sidecar stays");
+        assert_eq!(pid_in(&lock_path), "");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_file_is_readable_by_owner_only() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let held = lock(&dir.path().join("state.yaml"), false).unwrap();
+        let mode = std::fs::metadata(held.lock_path())
+            .unwrap()
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    #[test]
+    fn second_lock_without_wait_fails_naming_the_file_and_the_holders_pid() {
+        // flock(2) locks belong to the open file description, so a second open in the
+        // same process conflicts just as another process would.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        let held = lock(&path, false).unwrap();
+        let err = lock(&path, false).unwrap_err();
+        let pid = std::process::id();
+        assert!(
+            matches!(err, StateError::Locked { pid: Some(p), .. } if p == pid),
+            "{err:?}"
+        );
+        let message = err.to_string();
+        assert!(
+            message.contains("state.yaml is in use by another mcpsync run"),
+            "{message}"
+        );
+        assert!(message.contains(&format!("(pid {pid})")), "{message}");
+        assert!(message.contains("--wait"), "{message}");
+        assert_eq!(
+            pid_in(held.lock_path()),
+            format!("{pid}\n"),
+            "refusal keeps the pid"
+        );
+        drop(held);
+        assert!(lock(&path, false).is_ok(), "free again once dropped");
+    }
+
+    #[test]
+    fn unreadable_pid_is_reported_as_unknown() {
+        let err = StateError::Locked {
+            path: PathBuf::from("s.yaml"),
+            pid: None,
+        };
+        assert!(err.to_string().contains("(pid unknown)"), "{err}");
+    }
+
+    #[test]
+    fn lock_with_wait_blocks_until_the_holder_drops_it() {
+        use std::sync::mpsc;
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        let held = lock(&path, false).unwrap();
+        let (tx, rx) = mpsc::channel();
+        let waiter = {
+            let path = path.clone();
+            std::thread::spawn(move || {
+                let second = lock(&path, true);
+                tx.send(()).unwrap();
+                second.map(|l| pid_in(l.lock_path()))
+            })
+        };
+        assert!(
+            rx.recv_timeout(Duration::from_millis(300)).is_err(),
+            "the waiter got the lock while it was held"
+        );
+        drop(held);
+        rx.recv_timeout(Duration::from_secs(10))
+            .expect("the waiter gets the lock once it is dropped");
+        let pid = waiter.join().unwrap().unwrap();
+        assert_eq!(pid, format!("{}\n", std::process::id()));
+    }
+
+    #[test]
+    fn locked_state_loads_and_saves_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.yaml");
+        let held = lock(&path, false).unwrap();
+        assert!(held.load().unwrap().is_empty());
+        held.save(&canary_state()).unwrap();
+        assert_eq!(held.load().unwrap(), canary_state());
+        assert_eq!(StateFile::load(&path).unwrap(), canary_state());
+    }
+
+    #[cfg(unix)]
+    fn is_symlink(path: &Path) -> bool {
+        std::fs::symlink_metadata(path)
+            .unwrap()
+            .file_type()
+            .is_symlink()
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn symlinked_state_file_is_written_through_and_stays_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        std::fs::create_dir(&real_dir).unwrap();
+        let target = real_dir.join("state.yaml");
+        StateFile::new().save(&target).unwrap();
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink("real/state.yaml", &link).unwrap();
+
+        canary_state().save(&link).unwrap();
+        assert!(is_symlink(&link));
+        assert_eq!(
+            std::fs::read_link(&link).unwrap(),
+            Path::new("real/state.yaml")
+        );
+        assert_eq!(StateFile::load(&target).unwrap(), canary_state());
+        assert_eq!(StateFile::load(&link).unwrap(), canary_state());
+        assert!(temp_files(dir.path()).is_empty());
+        assert!(temp_files(&real_dir).is_empty());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn dangling_symlink_is_saved_by_creating_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.yaml");
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        assert!(StateFile::load(&link).unwrap().is_empty());
+        canary_state().save(&link).unwrap();
+        assert!(is_symlink(&link));
+        assert_eq!(StateFile::load(&target).unwrap(), canary_state());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_through_a_symlink_locks_and_saves_the_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let real_dir = dir.path().join("real");
+        std::fs::create_dir(&real_dir).unwrap();
+        let target = real_dir.join("state.yaml");
+        StateFile::new().save(&target).unwrap();
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink("real/state.yaml", &link).unwrap();
+
+        let held = lock(&link, false).unwrap();
+        assert_eq!(held.path(), link);
+        assert_eq!(held.resolved_path(), target.canonicalize().unwrap());
+        assert_eq!(
+            held.lock_path(),
+            real_dir.canonicalize().unwrap().join("state.yaml.lock")
+        );
+        held.save(&canary_state()).unwrap();
+        assert!(is_symlink(&link));
+        assert_eq!(StateFile::load(&target).unwrap(), canary_state());
+        assert_eq!(held.load().unwrap(), canary_state());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn lock_through_a_dangling_symlink_locks_next_to_its_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("target.yaml");
+        let link = dir.path().join("link.yaml");
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let held = lock(&link, false).unwrap();
+        assert_eq!(held.lock_path(), dir.path().join("target.yaml.lock"));
+        assert!(held.load().unwrap().is_empty());
+        held.save(&canary_state()).unwrap();
+        assert!(is_symlink(&link));
+        assert_eq!(StateFile::load(&target).unwrap(), canary_state());
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn two_links_to_one_file_share_one_lock() {
+        let dir = tempfile::tempdir().unwrap();
+        let target = dir.path().join("state.yaml");
+        StateFile::new().save(&target).unwrap();
+        let (a, b) = (dir.path().join("a.yaml"), dir.path().join("b.yaml"));
+        std::os::unix::fs::symlink(&target, &a).unwrap();
+        std::os::unix::fs::symlink("state.yaml", &b).unwrap();
+        let held = lock(&a, false).unwrap();
+        let err = lock(&b, false).unwrap_err();
+        assert!(matches!(err, StateError::Locked { .. }), "{err:?}");
+        assert!(
+            err.to_string().contains("b.yaml"),
+            "names the path given: {err}"
+        );
+        assert!(matches!(
+            lock(&target, false),
+            Err(StateError::Locked { .. })
+        ));
+        drop(held);
+        assert!(lock(&b, false).is_ok());
+    }
+
+    #[test]
+    fn lock_in_a_missing_folder_is_a_lock_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = lock(&dir.path().join("nope/state.yaml"), false).unwrap_err();
+        assert!(matches!(err, StateError::Lock { .. }), "{err:?}");
+        assert!(err.to_string().contains("state.yaml.lock"), "{err}");
     }
 }

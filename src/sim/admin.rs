@@ -110,12 +110,16 @@ async fn next(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// `{"count", "provider"?, "after"?}`; `after`: drop only once the provider has handled
+/// the request (see [`NextFault::after`]).
 #[derive(Deserialize)]
 struct DropBody {
     #[serde(default)]
     provider: Option<Provider>,
     #[serde(default = "one")]
     count: u32,
+    #[serde(default)]
+    after: bool,
 }
 
 fn one() -> u32 {
@@ -129,6 +133,7 @@ async fn drop_next(State(sim): State<Arc<Sim>>, Json(body): Json<DropBody>) -> S
         retry_after: None,
         count: body.count,
         drop: true,
+        after: body.after,
     });
     StatusCode::NO_CONTENT
 }

@@ -25,6 +25,8 @@ pub struct SimArgs {
     pub rate_limits: Vec<RateLimit>,
     /// Answer the next requests with a status: `STATUS[:COUNT[:PROVIDER]]`, or
     /// `drop[:COUNT[:PROVIDER]]` to close connections without answering (repeatable).
+    /// Prefixed `after:` (e.g. `after:503:1:composio`), the provider handles the request
+    /// first, so a create stores its record, and only its answer is replaced or lost.
     #[arg(long = "fail-next", value_name = "STATUS:COUNT:PROVIDER")]
     pub fail_next: Vec<NextFault>,
     /// How long new Aitronos/PAIS records stay pending before they connect.

@@ -1,6 +1,8 @@
 //! Faults on demand: added latency, scripted answers for the next N requests, dropped
 //! connections and a token-bucket rate limit per provider. Decided before the provider
-//! sees the request, so a faulted request changes no record.
+//! sees the request, so a faulted request changes no record, except for a scripted fault
+//! marked `after` ([`NextFault::after`]): that request is handled as usual (a create
+//! stores its record) and only its answer is replaced or lost.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::str::FromStr;
@@ -12,6 +14,11 @@ use serde::{Deserialize, Serialize};
 use super::kind::Provider;
 
 /// Answer (or drop) the next `count` requests, optionally only those of one provider.
+///
+/// By default the fault stands in for the provider, which never sees the request. With
+/// `after`, the provider handles the request first (auth included, so a create really
+/// stores its record) and the fault then replaces its answer: the answer a client never
+/// got, e.g. a create that reached the registry but whose response was lost.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct NextFault {
     #[serde(default)]
@@ -27,6 +34,10 @@ pub struct NextFault {
     /// Close the connection without answering instead.
     #[serde(default)]
     pub drop: bool,
+    /// Let the provider handle the request first (records change as usual), then answer
+    /// `status` or drop the connection instead of sending the provider's answer.
+    #[serde(default)]
+    pub after: bool,
 }
 
 fn default_status() -> u16 {
@@ -38,10 +49,15 @@ fn one() -> u32 {
 }
 
 /// `STATUS[:COUNT[:PROVIDER]]`, e.g. `503:3:zudu`; `drop` as status drops connections.
+/// An `after:` prefix sets [`NextFault::after`]: `after:503:1:composio`, `after:drop`.
 impl FromStr for NextFault {
     type Err = anyhow::Error;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (after, s) = match s.strip_prefix("after:") {
+            Some(rest) => (true, rest),
+            None => (false, s),
+        };
         let mut parts = s.split(':');
         let head = parts.next().unwrap_or_default();
         let drop = head == "drop";
@@ -54,6 +70,7 @@ impl FromStr for NextFault {
             retry_after: None,
             count,
             drop,
+            after,
         })
     }
 }
@@ -102,13 +119,23 @@ pub struct RateInfo {
 /// What to do with one request.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Verdict {
+    /// Hand the request to the provider; the rate-limit headers to add, if limited.
     Pass(Option<RateInfo>),
+    /// Answer `status` without the provider seeing the request.
     Answer {
         status: u16,
         retry_after: Option<u64>,
         rate: Option<RateInfo>,
     },
+    /// Close the connection without the provider seeing the request.
     Drop,
+    /// Hand the request to the provider, then answer `status` instead of its answer.
+    AnswerAfter {
+        status: u16,
+        retry_after: Option<u64>,
+    },
+    /// Hand the request to the provider, then close the connection without answering.
+    DropAfter,
 }
 
 struct Bucket {
@@ -187,18 +214,23 @@ impl Faults {
             .get(&provider)
             .copied()
             .unwrap_or(state.latency);
+        // A queued fault, `after` or not, comes before the rate limit and takes no token.
         if let Some(fault) = take_queued(&mut state.queue, provider) {
-            let verdict = if fault.drop {
-                Verdict::Drop
-            } else {
-                let retry_after = fault
-                    .retry_after
-                    .or(matches!(fault.status, 429 | 503).then_some(1));
-                Verdict::Answer {
+            let retry_after = fault
+                .retry_after
+                .or(matches!(fault.status, 429 | 503).then_some(1));
+            let verdict = match (fault.drop, fault.after) {
+                (true, false) => Verdict::Drop,
+                (true, true) => Verdict::DropAfter,
+                (false, false) => Verdict::Answer {
                     status: fault.status,
                     retry_after,
                     rate: None,
-                }
+                },
+                (false, true) => Verdict::AnswerAfter {
+                    status: fault.status,
+                    retry_after,
+                },
             };
             return (latency, verdict);
         }
@@ -334,6 +366,55 @@ mod tests {
         let d: NextFault = "drop:2".parse().unwrap();
         assert!(d.drop);
         assert_eq!(d.count, 2);
+        assert!(!d.after);
         assert!("bogus=1/min".parse::<RateLimit>().is_err());
+    }
+
+    #[test]
+    fn after_prefix_parses_and_leaves_the_rest_as_before() {
+        let a: NextFault = "after:503:2:composio".parse().unwrap();
+        let plain: NextFault = "503:2:composio".parse().unwrap();
+        assert!(a.after && !plain.after);
+        assert_eq!(NextFault { after: false, ..a }, plain);
+        let d: NextFault = "after:drop".parse().unwrap();
+        assert!(d.after && d.drop);
+        assert_eq!(d.count, 1);
+        assert_eq!(d.provider, None);
+        assert!("after:".parse::<NextFault>().is_err());
+        assert!("after:after:503".parse::<NextFault>().is_err());
+    }
+
+    #[test]
+    fn after_faults_give_after_verdicts_in_order() {
+        let faults = Faults::default();
+        faults.push_next("after:503:1:pais".parse().unwrap());
+        faults.push_next("after:drop:1:pais".parse().unwrap());
+        faults.push_next("500:1:pais".parse().unwrap());
+        assert_eq!(
+            faults.decide(Provider::Pais).1,
+            Verdict::AnswerAfter {
+                status: 503,
+                retry_after: Some(1)
+            }
+        );
+        assert_eq!(faults.decide(Provider::Pais).1, Verdict::DropAfter);
+        assert!(matches!(
+            faults.decide(Provider::Pais).1,
+            Verdict::Answer {
+                status: 500,
+                retry_after: None,
+                ..
+            }
+        ));
+        assert_eq!(faults.decide(Provider::Pais).1, Verdict::Pass(None));
+    }
+
+    #[test]
+    fn after_defaults_to_false_in_json() {
+        let f: NextFault = serde_json::from_value(serde_json::json!({"status": 503})).unwrap();
+        assert!(!f.after);
+        let f: NextFault =
+            serde_json::from_value(serde_json::json!({"status": 503, "after": true})).unwrap();
+        assert!(f.after);
     }
 }

@@ -1,12 +1,15 @@
 //! The layer in front of every provider router: faults, auth and the request log.
 //! It runs before the vendor's handler so a faulted or unauthenticated request never
-//! touches a record, and after it so the log holds the status actually answered.
+//! touches a record, and after it so the log holds the status actually answered. The
+//! one exception is an `after` fault: the request goes through auth and the handler as
+//! usual, and only then is the answer replaced by the fault (or the connection dropped).
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
@@ -28,7 +31,7 @@ pub struct Gate {
 }
 
 pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Response {
-    let (mut parts, body) = request.into_parts();
+    let (parts, body) = request.into_parts();
     let bytes = match axum::body::to_bytes(body, MAX_BODY).await {
         Ok(bytes) => bytes,
         Err(_) => {
@@ -60,22 +63,42 @@ pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Res
             rate,
         } => fault_response(gate.provider, status, retry_after, rate),
         Verdict::Pass(rate) => {
-            let accepted = gate.sim.credentials(gate.provider);
-            let mut response = match auth::authenticate(gate.provider, &parts.headers, accepted) {
-                Ok(caller) => {
-                    parts.extensions.insert(caller);
-                    let request = Request::from_parts(parts, Body::from(bytes));
-                    next.run(request).await
-                }
-                Err(reason) => gate.provider.error(StatusCode::UNAUTHORIZED, reason),
-            };
+            let mut response = pass(&gate, parts, bytes, next).await;
             add_rate_headers(&mut response, rate);
             response
+        }
+        Verdict::AnswerAfter {
+            status,
+            retry_after,
+        } => {
+            // The provider's answer is discarded: the client sees only the fault.
+            let _ = pass(&gate, parts, bytes, next).await;
+            fault_response(gate.provider, status, retry_after, None)
+        }
+        Verdict::DropAfter => {
+            let kill = parts.extensions.get::<ConnectionKill>().cloned();
+            let _ = pass(&gate, parts, bytes, next).await;
+            gate.sim.log.record(entry);
+            return drop_connection(kill.as_ref()).await;
         }
     };
     entry.status = response.status().as_u16();
     gate.sim.log.record(entry);
     response
+}
+
+/// Authenticates the caller and runs the provider's handler: the ordinary path of a
+/// request, whose answer the caller may still replace (`after` faults).
+async fn pass(gate: &Gate, mut parts: Parts, bytes: Bytes, next: Next) -> Response {
+    let accepted = gate.sim.credentials(gate.provider);
+    match auth::authenticate(gate.provider, &parts.headers, accepted) {
+        Ok(caller) => {
+            parts.extensions.insert(caller);
+            let request = Request::from_parts(parts, Body::from(bytes));
+            next.run(request).await
+        }
+        Err(reason) => gate.provider.error(StatusCode::UNAUTHORIZED, reason),
+    }
 }
 
 /// Closes the TCP connection without a byte of answer: the server's connection task
