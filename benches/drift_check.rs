@@ -78,6 +78,7 @@ async fn bench(n: usize) -> anyhow::Result<()> {
             let base = base.clone();
             move |_| base.clone()
         })),
+        wait_for_state: false,
     };
     println!("drift_check: {n} McpServers in one Composio registry, {DRIFTED} of them drifted");
     for (phase, mode) in [

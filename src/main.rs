@@ -53,6 +53,9 @@ struct FileArgs {
     /// Output format.
     #[arg(short = 'o', long = "output", value_enum, default_value = "text")]
     output: Format,
+    /// When another run holds the state file, wait for it instead of failing at once.
+    #[arg(long)]
+    wait: bool,
 }
 
 impl FileArgs {
@@ -62,6 +65,7 @@ impl FileArgs {
             state_path: self.state.clone(),
             mode,
             base_url_override: None,
+            wait_for_state: self.wait,
         }
     }
 }

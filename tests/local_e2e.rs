@@ -197,6 +197,7 @@ impl Env {
             state_path: self.state(),
             mode,
             base_url_override: None,
+            wait_for_state: false,
         }
     }
 
@@ -1240,5 +1241,364 @@ async fn listing_stops_at_break_even_in_a_registry_full_of_foreign_records() {
         pages <= 2,
         "the listing must stop at the break-even page: {reads:#?}"
     );
+    env.sim.shutdown().await;
+}
+
+// ---- create exactly once --------------------------------------------------------------
+
+/// Creates a record behind mcpsync's back through the provider's own create endpoint:
+/// another team's record. Returns its id.
+async fn remote_create(env: &Env, p: P, display: &str) -> String {
+    let (_, path, body) = p.create_call(display);
+    let url = format!("{}{}", env.sim.base_url(p.prefix()), path);
+    let req = reqwest::Client::new().post(&url).json(&body);
+    let req = match p {
+        P::Aitronos => req.header("X-API-Key", "key-1"),
+        P::Composio => req.header("x-api-key", "key-1"),
+        P::Pais => req.header("Authorization", "Bearer key-1"),
+        P::ZuduWrapped | P::ZuduFlat => req
+            .header("X-API-KEY", "key-1")
+            .header("X-API-SECRET", "zudu-secret"),
+    };
+    let answer = req.send().await.unwrap();
+    assert!(answer.status().is_success(), "remote POST {url}");
+    let body: Value = answer.json().await.unwrap();
+    let id = body
+        .pointer("/id")
+        .or_else(|| body.pointer("/data/id"))
+        .or_else(|| body.pointer("/data/server_id"))
+        .or_else(|| body.pointer("/data/mcp_server_id"))
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("an id in {body}"));
+    id.to_string()
+}
+
+/// Records of `p` in the simulator whose name is `name`.
+fn stored_named(env: &Env, p: P, name: &str) -> Vec<Value> {
+    env.sim
+        .stored_records(p.sim())
+        .into_iter()
+        .filter(|r| {
+            r.get("name").and_then(Value::as_str) == Some(name)
+                || r.pointer("/config/name").and_then(Value::as_str) == Some(name)
+        })
+        .collect()
+}
+
+/// The state as a crash right after the POST would leave it: the intent, no id.
+fn crash_after_post(env: &Env, server: &str, name: &str) {
+    let mut state = env.state_file();
+    let key = format!("{NS}/{server}");
+    let mut entry = state.get(&key).unwrap().clone();
+    entry.status = Default::default();
+    entry.status.pending_create = Some(PendingCreate {
+        name: name.to_string(),
+        time: k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(jiff::Timestamp::now()),
+    });
+    state.insert(key, entry);
+    state.save(&env.state()).unwrap();
+}
+
+fn posts(env: &Env) -> Vec<LoggedRequest> {
+    env.writes()
+        .into_iter()
+        .filter(|r| r.method == "POST")
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_without_display_name_creates_a_record_named_after_it_and_finds_it_again() {
+    for p in [
+        P::Aitronos,
+        P::Composio,
+        P::Pais,
+        P::ZuduWrapped,
+        P::ZuduFlat,
+    ] {
+        let env = Env::start().await;
+        env.registry(p);
+        let yaml = p
+            .server_yaml("no-display", "X", "")
+            .replace("  displayName: X\n", "");
+        env.write("s.yaml", &yaml);
+        let report = env.apply().await;
+        assert!(!report.has_errors(), "{p:?}: {report:#?}");
+        let sent = posts(&env);
+        assert_eq!(sent.len(), 1, "{p:?}: {:#?}", calls(&sent));
+        let body = sent[0].body.clone().unwrap_or_default();
+        let name = body
+            .get("name")
+            .or_else(|| body.pointer("/config/name"))
+            .cloned();
+        assert_eq!(name, Some(json!("no-display")), "{p:?}: {body}");
+        let id = env.external_id("no-display");
+
+        // A later look-up by that name (after a crash between POST and status write)
+        // finds what was created: no second record.
+        crash_after_post(&env, "no-display", "no-display");
+        env.sim.clear_log();
+        let report = env.apply().await;
+        assert!(!report.has_errors(), "{p:?}: {report:#?}");
+        assert_eq!(calls(&posts(&env)), vec![], "{p:?}: a second POST");
+        assert_eq!(env.external_id("no-display"), id, "{p:?}: adopted");
+        assert_eq!(stored_named(&env, p, "no-display").len(), 1, "{p:?}");
+        env.sim.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_the_registry_would_refuse_is_stalled_before_any_call_in_plan_and_apply() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    // PAIS requires url and transport on create.
+    let yaml = P::Pais
+        .server_yaml("no-url", "No Url", "")
+        .replace("  url: https://p.example.com/mcp\n", "");
+    env.write("s.yaml", &yaml);
+    env.sim.clear_log();
+    for mode in [Mode::Plan, Mode::Apply] {
+        let report = env.run(mode).await;
+        let r = result(&report, "no-url");
+        assert_eq!(r.action, ActionKind::Refused, "{mode:?}: {r:#?}");
+        assert_eq!(
+            condition(&r.status, "Stalled"),
+            ("True".to_string(), "InvalidSpec".to_string()),
+            "{mode:?}"
+        );
+        assert!(
+            r.message.as_deref().unwrap_or_default().contains("url"),
+            "{mode:?}: {:?}",
+            r.message
+        );
+    }
+    assert_eq!(calls(&env.sim.requests()), vec![], "no call at all");
+    let state = env.state_file();
+    let status = &state.get(&format!("{NS}/no-url")).unwrap().status;
+    assert_eq!(
+        status.pending_create, None,
+        "no intent for a create never sent"
+    );
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_refused_with_409_leaves_no_intent_and_never_takes_the_other_record_over() {
+    let env = Env::start().await;
+    env.registry(P::Composio);
+    // Another team's record holds the name (the simulator keeps Composio names unique).
+    let foreign = remote_create(&env, P::Composio, "Shared Name").await;
+    let before = env.sim.stored_record(Provider::Composio, &foreign).unwrap();
+    env.write(
+        "s.yaml",
+        &P::Composio
+            .server_yaml("ours", "Shared Name", "")
+            .replace("[github]", "[slack]"),
+    );
+    for run in 1..=2 {
+        env.sim.clear_log();
+        let report = env.apply().await;
+        let r = result(&report, "ours");
+        assert_eq!(r.action, ActionKind::Failed, "run {run}: {r:#?}");
+        assert_eq!(
+            condition(&r.status, "Stalled"),
+            ("True".to_string(), "Conflict".to_string()),
+            "run {run}"
+        );
+        assert_eq!(r.status.pending_create, None, "run {run}: intent cleared");
+        assert_eq!(r.status.external_id, None, "run {run}");
+        let writes = env.writes();
+        assert!(
+            writes.iter().all(|w| w.method == "POST" && w.status == 409),
+            "run {run}: only the refused create: {:#?}",
+            calls(&writes)
+        );
+    }
+    let after = env.sim.stored_record(Provider::Composio, &foreign).unwrap();
+    assert_eq!(after, before, "the other team's record is untouched");
+    assert_eq!(stored_named(&env, P::Composio, "Shared Name").len(), 1);
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_create_whose_answer_is_lost_is_looked_up_by_name_not_sent_again() {
+    for drop in [false, true] {
+        let env = Env::start().await;
+        env.registry(P::Composio);
+        env.write(
+            "s.yaml",
+            &P::Composio.server_yaml("lost", "Lost Answer", ""),
+        );
+        env.sim.faults().push_next(NextFault {
+            provider: Some(Provider::Composio),
+            status: 503,
+            retry_after: Some(1),
+            count: 1,
+            drop,
+            after: true,
+        });
+        let report = env.apply().await;
+        let r = result(&report, "lost");
+        assert_eq!(r.action, ActionKind::Failed, "drop={drop}: {r:#?}");
+        assert_eq!(
+            stored_named(&env, P::Composio, "Lost Answer").len(),
+            1,
+            "drop={drop}: the registry stored it once"
+        );
+        assert_eq!(posts(&env).len(), 1, "drop={drop}: never re-sent blindly");
+        assert!(
+            r.status.pending_create.is_some(),
+            "drop={drop}: the intent stays"
+        );
+
+        env.sim.clear_log();
+        let report = env.apply().await;
+        let r = result(&report, "lost");
+        assert_eq!(r.action, ActionKind::InSync, "drop={drop}: {r:#?}");
+        assert_eq!(calls(&posts(&env)), vec![], "drop={drop}: adopted, no POST");
+        let stored = stored_named(&env, P::Composio, "Lost Answer");
+        assert_eq!(stored.len(), 1, "drop={drop}");
+        assert_eq!(
+            r.status.external_id.as_deref(),
+            stored[0].get("id").and_then(Value::as_str),
+            "drop={drop}"
+        );
+        env.sim.shutdown().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_same_named_record_not_ours_is_a_conflict_that_says_how_to_adopt_it() {
+    let env = Env::start().await;
+    env.registry(P::ZuduWrapped);
+    let foreign = remote_create(&env, P::ZuduWrapped, "Taken").await;
+    let before = env.sim.stored_record(Provider::Zudu, &foreign).unwrap();
+    env.write(
+        "s.yaml",
+        &P::ZuduWrapped.server_yaml("ours", "Taken", "  description: ours\n"),
+    );
+    env.sim.clear_log();
+    let report = env.apply().await;
+    let r = result(&report, "ours");
+    assert_eq!(r.action, ActionKind::Refused, "{r:#?}");
+    assert_eq!(
+        condition(&r.status, "Stalled"),
+        ("True".to_string(), "Conflict".to_string())
+    );
+    let message = r.message.clone().unwrap_or_default();
+    assert!(
+        message.contains(&format!("spec.externalId: {foreign}")),
+        "{message}"
+    );
+    assert_eq!(calls(&env.writes()), vec![], "no write");
+    assert_eq!(
+        env.sim.stored_record(Provider::Zudu, &foreign).unwrap(),
+        before
+    );
+    // ObserveOnly may read it by name: it reports, never writes.
+    env.write(
+        "s.yaml",
+        &P::ZuduWrapped.server_yaml(
+            "ours",
+            "Taken",
+            "  description: ours\n  managementPolicy: ObserveOnly\n",
+        ),
+    );
+    let report = env.apply().await;
+    let r = result(&report, "ours");
+    assert_eq!(r.action, ActionKind::Drift, "{r:#?}");
+    assert_eq!(calls(&env.writes()), vec![]);
+    // Pinning the id adopts it explicitly.
+    env.write(
+        "s.yaml",
+        &P::ZuduWrapped.server_yaml(
+            "ours",
+            "Taken",
+            &format!("  description: ours\n  externalId: {foreign}\n"),
+        ),
+    );
+    let report = env.apply().await;
+    let r = result(&report, "ours");
+    assert_eq!(r.action, ActionKind::Patch, "{r:#?}");
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_applies_at_once_on_one_state_file_create_one_record_per_server() {
+    let env = Env::with(SimConfig {
+        latency: Duration::from_millis(150),
+        ..SimConfig::default()
+    })
+    .await;
+    env.registry(P::Pais);
+    let servers: Vec<String> = (0..3)
+        .map(|i| P::Pais.server_yaml(&format!("s{i}"), &format!("Server {i}"), ""))
+        .collect();
+    env.write("s.yaml", &servers.join("---\n"));
+    // Both wait for the lock: the second run sees the first one's ids.
+    let (a, b) = tokio::join!(
+        env.cli(&["apply", "--wait"], &[]),
+        env.cli(&["apply", "--wait"], &[])
+    );
+    assert_eq!(a.status.code(), Some(0), "{}", text(&a.stderr));
+    assert_eq!(b.status.code(), Some(0), "{}", text(&b.stderr));
+    for i in 0..3 {
+        assert_eq!(
+            stored_named(&env, P::Pais, &format!("Server {i}")).len(),
+            1,
+            "server {i}"
+        );
+    }
+    // Without --wait the second run stops at once, naming the holder.
+    env.write(
+        "s.yaml",
+        &(0..3)
+            .map(|i| {
+                P::Pais.server_yaml(
+                    &format!("s{i}"),
+                    &format!("Server {i}"),
+                    "  description: changed\n",
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("---\n"),
+    );
+    let (a, b) = tokio::join!(env.cli(&["apply"], &[]), env.cli(&["apply"], &[]));
+    let codes = [a.status.code(), b.status.code()];
+    assert!(codes.contains(&Some(0)), "{codes:?}");
+    if let Some(refused) = [&a, &b].into_iter().find(|o| o.status.code() != Some(0)) {
+        let stderr = text(&refused.stderr);
+        assert!(
+            stderr.contains("is in use by another mcpsync run (pid "),
+            "{stderr}"
+        );
+    }
+    for i in 0..3 {
+        assert_eq!(
+            stored_named(&env, P::Pais, &format!("Server {i}")).len(),
+            1,
+            "server {i}"
+        );
+    }
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_finds_a_record_whose_create_was_pending() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.write(
+        "s.yaml",
+        &P::Pais.server_yaml("gone", "Pending Delete", "  deletionPolicy: Delete\n"),
+    );
+    assert!(!env.apply().await.has_errors());
+    let id = env.external_id("gone");
+    crash_after_post(&env, "gone", "Pending Delete");
+    let results = delete::delete(&env.opts(Mode::Apply), jiff::Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(results[0].outcome, DeleteOutcome::Deleted, "{results:#?}");
+    assert_eq!(results[0].external_id.as_deref(), Some(id.as_str()));
+    assert!(env.sim.stored_record(Provider::Pais, &id).is_none());
+    assert!(env.state_file().is_empty());
     env.sim.shutdown().await;
 }

@@ -1,6 +1,7 @@
 //! The ownership guard: one remote record, one McpServer. Pure; the front end's
 //! ownership index says who else claims a record.
 
+use crate::api::McpServerStatus;
 use crate::api::conditions::Reason;
 use crate::engine::plan::{Action, Decision, Refusal};
 use crate::vocab::ObjectKey;
@@ -26,6 +27,38 @@ pub fn refuse_claimed(decision: Decision, owner: Option<&ObjectKey>) -> Decision
         .unwrap_or_default();
     let message = format!(
         "the record named {name:?} ({id}) is already managed by {owner}; give this server another displayName or set spec.externalId"
+    );
+    Decision {
+        action: Action::Refuse(Refusal {
+            reason: Reason::Conflict,
+            message,
+        }),
+        record_id: None,
+        live: None,
+        diffs: Vec::new(),
+        adopted: false,
+        observe_only: decision.observe_only,
+    }
+}
+
+/// Adoption is explicit (api.md): a record is taken over only through `spec.externalId`
+/// or a create intent of this server's own (`status.pendingCreate`: a create of ours may
+/// have reached the registry). A same-named record found otherwise belongs to someone
+/// else; it is never taken over silently. `ObserveOnly` may read it, as it never writes.
+pub fn refuse_foreign(decision: Decision, status: &McpServerStatus) -> Decision {
+    let Some(id) = adopted_id(&decision) else {
+        return decision;
+    };
+    if status.pending_create.is_some() || decision.observe_only {
+        return decision;
+    }
+    let name = decision
+        .live
+        .as_ref()
+        .and_then(|r| r.name.as_deref())
+        .unwrap_or_default();
+    let message = format!(
+        "a record named {name:?} ({id}) already exists in the registry and was not created by this McpServer; to manage it, set spec.externalId: {id}; otherwise give this server another displayName"
     );
     Decision {
         action: Action::Refuse(Refusal {

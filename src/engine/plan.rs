@@ -229,12 +229,12 @@ pub fn decide(input: DecideInput<'_>) -> Decision {
     let live = match observation {
         Observation::Found(record) => record,
         Observation::Gone => {
-            decision.action = missing_action(spec, desired, policy, true);
+            decision.action = missing_action(model, spec, desired, policy, true);
             return decision;
         }
         Observation::ByName(mut records) => match records.len() {
             0 => {
-                decision.action = missing_action(spec, desired, policy, false);
+                decision.action = missing_action(model, spec, desired, policy, false);
                 return decision;
             }
             1 => {
@@ -266,6 +266,7 @@ pub fn decide(input: DecideInput<'_>) -> Decision {
 }
 
 fn missing_action(
+    model: &dyn ProviderModel,
     spec: &McpServerSpec,
     desired: &Desired,
     policy: ManagementPolicy,
@@ -273,8 +274,9 @@ fn missing_action(
 ) -> Action {
     let pinned = spec.external_id.is_some();
     if policy == ManagementPolicy::Manage && !pinned {
-        return Action::Create {
-            fields: desired.fields.clone(),
+        return match create_fields(model, desired) {
+            Ok(fields) => Action::Create { fields },
+            Err(refusal) => Action::Refuse(refusal),
         };
     }
     let message = match (known_id_gone, pinned) {
@@ -289,6 +291,41 @@ fn missing_action(
         ),
     };
     Action::ReportMissing { message }
+}
+
+/// The fields a create sends: the desired fields, plus the name the record gets
+/// (`displayName`, else `metadata.name`) so that a later look-up by name finds it. What
+/// the registry requires on create (PAIS `url` and `transport`, the name's rules, ...) is
+/// checked here, before any call and before any create intent is recorded, so `plan` and
+/// `apply` agree and a create that cannot be sent is refused (`InvalidSpec`).
+pub fn create_fields(
+    model: &dyn ProviderModel,
+    desired: &Desired,
+) -> Result<BTreeMap<Field, Value>, Refusal> {
+    let provider = model.kind().id();
+    let mut fields = desired.fields.clone();
+    if model.field_rule(Field::DisplayName).is_some() && !fields.contains_key(&Field::DisplayName) {
+        let name = Value::String(desired.create_name.clone());
+        model.check(Field::DisplayName, &name).map_err(|v| Refusal {
+            reason: Reason::InvalidSpec,
+            message: format!(
+                "the record would be named after metadata.name {:?}, which {provider} refuses: {} ({provider}); set spec.displayName",
+                desired.create_name, v.rule
+            ),
+        })?;
+        fields.insert(Field::DisplayName, name);
+    }
+    model
+        .create_request(&fields, &desired.ctx)
+        .map_err(|v| Refusal {
+            reason: if v.unsupported {
+                Reason::UnsupportedField
+            } else {
+                Reason::InvalidSpec
+            },
+            message: format!("{}: {} ({provider})", v.path, v.rule),
+        })?;
+    Ok(fields)
 }
 
 fn action_for(model: &dyn ProviderModel, policy: ManagementPolicy, diffs: &[FieldDiff]) -> Action {

@@ -116,6 +116,11 @@ fn decided(
             c.not_synced(s, Reason::Drifted, &msg, false);
         }
         (_, Outcome::Failed(e)) => {
+            if matches!(decision.action, Action::Create { .. }) && e.class.is_definitive() {
+                // The registry refused the create (400/401/403/404/409/422): it made no
+                // record, so nothing may later be adopted by name on the strength of it.
+                s.pending_create = None;
+            }
             s.drift = decision
                 .diffs
                 .iter()

@@ -6,9 +6,8 @@ use serde::Serialize;
 
 use crate::engine::lifecycle::{Deletion, RetainReason, deletion};
 use crate::local::manifests::{self, Manifests};
-use crate::local::run::{RunError, RunOptions, server_key};
+use crate::local::run::{RunError, RunOptions, lock_state, server_key};
 use crate::local::secrets;
-use crate::local::state::StateFile;
 use crate::reconcile;
 use crate::vocab::ErrorClass;
 
@@ -45,7 +44,8 @@ pub struct DeleteResult {
 /// Deletes (or retains) the remote record of every McpServer in the files.
 pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResult>, RunError> {
     let manifests = manifests::load(&opts.paths)?;
-    let mut state = StateFile::load(&opts.state_path)?;
+    let lock = lock_state(opts).await?;
+    let mut state = lock.load()?;
     let mut results = Vec::new();
     for loaded in &manifests.servers {
         let server = &loaded.object;
@@ -101,7 +101,7 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
         }
         results.push(result);
     }
-    state.save(&opts.state_path)?;
+    lock.save(&state)?;
     Ok(results)
 }
 

@@ -38,6 +38,7 @@ pub async fn demo(examples: PathBuf) -> anyhow::Result<()> {
                 .map(|(_, u)| u.clone())
                 .unwrap_or_default()
         })),
+        wait_for_state: false,
     };
     println!(
         "mcpsync demo: simulator of aitronos, composio, pais and zudu on {}\n",

@@ -12,7 +12,7 @@ use crate::api::{McpServer, McpServerStatus};
 use crate::engine::plan::Refusal;
 use crate::local::manifests::{self, Manifests};
 use crate::local::secrets::{self, RegistryView};
-use crate::local::state::{ServerState, StateFile};
+use crate::local::state::{self, ServerState, StateError, StateFile, StateLock};
 use crate::provider::model_for;
 use crate::reconcile::ports::{IntentSink, OwnershipIndex};
 use crate::reconcile::{self, Batch, ServerInput};
@@ -25,6 +25,8 @@ pub struct RunOptions {
     pub state_path: PathBuf,
     pub mode: Mode,
     pub base_url_override: Option<BaseUrlOverride>,
+    /// When another run holds the state file: wait for it (`--wait`) instead of failing.
+    pub wait_for_state: bool,
 }
 
 /// The results of a run, one per McpServer in the files.
@@ -61,7 +63,16 @@ pub enum RunError {
 /// Runs `plan` or `apply`.
 pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunError> {
     let manifests = manifests::load(&opts.paths)?;
-    let mut state = StateFile::load(&opts.state_path)?;
+    // `apply` holds the state file from load to final save, so two runs cannot both
+    // create the same server's record; `plan` writes nothing and reads an atomic file.
+    let lock = match opts.mode {
+        Mode::Apply => Some(lock_state(opts).await?),
+        Mode::Plan => None,
+    };
+    let mut state = match &lock {
+        Some(lock) => lock.load()?,
+        None => StateFile::load(&opts.state_path)?,
+    };
     let owners = StateOwners::new(&state, &manifests);
     let mut report = RunReport {
         skipped: manifests.skipped.clone(),
@@ -113,7 +124,7 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
         };
         let mut intents = StateIntents {
             state: &mut state,
-            opts,
+            lock: lock.as_ref(),
             registry: &label,
         };
         let batch = Batch {
@@ -128,7 +139,7 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
         report.servers.extend(results);
     }
     report.servers.sort_by(|a, b| a.server.cmp(&b.server));
-    if opts.mode == Mode::Apply {
+    if let Some(lock) = &lock {
         for r in &report.servers {
             let entry = ServerState {
                 status: r.status.clone(),
@@ -136,9 +147,27 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
             };
             state.insert(r.server.clone(), entry);
         }
-        state.save(&opts.state_path)?;
+        lock.save(&state)?;
     }
     Ok(report)
+}
+
+/// Takes the state file's lock: at once, or (with `--wait`) when the other run ends.
+pub(crate) async fn lock_state(opts: &RunOptions) -> Result<StateLock, StateError> {
+    match state::lock(&opts.state_path, false) {
+        Err(StateError::Locked { .. }) if opts.wait_for_state => {
+            tracing::info!(state = %opts.state_path.display(), "waiting for another run to release the state file");
+            let path = opts.state_path.clone();
+            tokio::task::spawn_blocking(move || state::lock(&path, true))
+                .await
+                .map_err(|e| StateError::Lock {
+                    path: opts.state_path.clone(),
+                    lock_path: opts.state_path.clone(),
+                    source: std::io::Error::other(e.to_string()),
+                })?
+        }
+        other => other,
+    }
 }
 
 /// The identity of a server: its namespace (`default` when the manifest names none) and
@@ -206,7 +235,8 @@ impl OwnershipIndex for StateOwners {
 /// Create intents go to the state file, in one write per batch, before the POSTs.
 struct StateIntents<'a> {
     state: &'a mut StateFile,
-    opts: &'a RunOptions,
+    /// Held under `apply`, the only mode that creates.
+    lock: Option<&'a StateLock>,
     registry: &'a str,
 }
 
@@ -219,8 +249,9 @@ impl IntentSink for StateIntents<'_> {
             };
             self.state.insert(key.to_string(), entry);
         }
-        self.state
-            .save(&self.opts.state_path)
-            .map_err(|e| e.to_string())
+        let lock = self
+            .lock
+            .ok_or("the state file is not locked: plan never creates")?;
+        lock.save(self.state).map_err(|e| e.to_string())
     }
 }

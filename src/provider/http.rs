@@ -9,8 +9,9 @@
 //!   (the client is a cheap `Clone` around an `Arc`);
 //! - `Retry-After` (seconds or HTTP date) is honoured, else exponential backoff with
 //!   jitter, for 429/503/other 5xx/timeouts/connection errors, with bounded attempts;
-//!   a POST is re-sent only when the registry answered 429/503 or the connection was
-//!   never established, so that a timeout can never create a second record;
+//!   a POST is re-sent only when the registry answered 429 or the connection was never
+//!   established, so that a timeout, a dropped answer or a 5xx can never create a second
+//!   record (the pipeline keeps the create intent and looks the record up by name first);
 //! - answers are read up to `max_body_bytes` and never quoted: error messages hold only
 //!   the vendor's documented message fields, with every auth secret masked.
 
@@ -677,7 +678,11 @@ fn classify(status: StatusCode) -> (ErrorClass, Retry) {
         401 | 403 => (ErrorClass::Unauthorized, Retry::Never),
         404 | 410 => (ErrorClass::NotFound, Retry::Never),
         409 => (ErrorClass::Conflict, Retry::Never),
-        429 | 503 => (ErrorClass::RateLimited, Retry::Always),
+        // 429 means "not processed": any request may be sent again. A 503 may come after
+        // the work was done (a proxy that gave up on the answer): a POST is not re-sent;
+        // the pipeline looks the record up by name first (its create intent is kept).
+        429 => (ErrorClass::RateLimited, Retry::Always),
+        503 => (ErrorClass::RateLimited, Retry::UnlessPost),
         500..=599 => (ErrorClass::Unreachable, Retry::UnlessPost),
         // Other 4xx: the request is wrong for this registry; 3xx: a refused redirect.
         400..=499 => (ErrorClass::Rejected, Retry::Never),
@@ -855,7 +860,7 @@ mod tests {
             (404, ErrorClass::NotFound, Retry::Never),
             (409, ErrorClass::Conflict, Retry::Never),
             (429, ErrorClass::RateLimited, Retry::Always),
-            (503, ErrorClass::RateLimited, Retry::Always),
+            (503, ErrorClass::RateLimited, Retry::UnlessPost),
             (500, ErrorClass::Unreachable, Retry::UnlessPost),
             (502, ErrorClass::Unreachable, Retry::UnlessPost),
             (302, ErrorClass::Unreachable, Retry::Never),

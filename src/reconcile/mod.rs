@@ -175,7 +175,8 @@ where
             });
             let owner = guard::adopted_id(&decision)
                 .and_then(|id| batch.owners.owner(&batch.registry.id, id, &p.input.key));
-            guard::refuse_claimed(decision, owner.as_ref())
+            let decision = guard::refuse_claimed(decision, owner.as_ref());
+            guard::refuse_foreign(decision, &p.input.prev)
         });
         decided.push((p, decision));
     }

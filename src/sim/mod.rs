@@ -228,6 +228,12 @@ impl SimHandle {
             .find(|r| r.get("id").and_then(Value::as_str) == Some(id))
     }
 
+    /// Every stored record of a provider, write-only fields in clear; never exposed over
+    /// HTTP.
+    pub fn stored_records(&self, provider: Provider) -> Vec<Value> {
+        admin::stored_records(&self.sim, provider)
+    }
+
     /// Stops accepting, closes every connection and waits for the accept loop.
     pub async fn shutdown(self) {
         self.stop.cancel();
