@@ -41,7 +41,7 @@ pub fn refuse_claimed(decision: Decision, owner: Option<&ObjectKey>) -> Decision
     }
 }
 
-/// Adoption is explicit (api.md): a record is taken over only through `spec.externalId`
+/// Adoption is explicit (docs/api.md): a record is taken over only through `spec.externalId`
 /// or a create intent of this server's own (`status.pendingCreate`: a create of ours may
 /// have reached the registry). A same-named record found otherwise belongs to someone
 /// else; it is never taken over silently. `ObserveOnly` may read it, as it never writes.

@@ -5,7 +5,7 @@ use std::time::Duration;
 use crate::api::McpServerStatus;
 use crate::api::conditions::types;
 
-/// The default drift re-check period (api.md: `syncInterval`, default `10m`).
+/// The default drift re-check period (docs/api.md: `syncInterval`, default `10m`).
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(600);
 /// First wait after a transient failure; doubles per consecutive failure.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(5);

@@ -252,7 +252,7 @@ fn availability_reason(a: Availability) -> Reason {
     }
 }
 
-/// Condition reason and stalled-ness of a failed call (providers.md, "Errors -> conditions").
+/// Condition reason and stalled-ness of a failed call (docs/providers.md, "Errors -> conditions").
 pub fn error_reason(class: ErrorClass) -> (Reason, bool) {
     (class.reason(), class.is_stalled())
 }

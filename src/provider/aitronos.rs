@@ -1,4 +1,4 @@
-//! Aitronos "Freddy" API: `/v1/mcp-configurations` (seed 000, providers.md).
+//! Aitronos "Freddy" API: `/v1/mcp-configurations` (seed 000, docs/providers.md).
 //!
 //! Mixed-case answers (`server_url` but `transportType`, `isActive`); the transport is set
 //! on create only; credentials and tool configuration are never returned (write-only).
@@ -18,7 +18,7 @@ use crate::vocab::field::Field;
 const ID: &str = "aitronos";
 const COLLECTION: &str = "/v1/mcp-configurations";
 
-/// Everything providers.md marks **assumed** for Aitronos, in one place.
+/// Everything docs/providers.md marks **assumed** for Aitronos, in one place.
 pub mod assumed {
     /// The list endpoint has no pagination: one GET returns every configuration.
     pub const LIST_IS_PAGINATED: bool = false;
@@ -337,7 +337,7 @@ fn decode(value: &Value) -> Result<RemoteRecord, DecodeError> {
     Ok(rec)
 }
 
-/// `connectionStatus` per providers.md; the message only when unavailable.
+/// `connectionStatus` per docs/providers.md; the message only when unavailable.
 fn availability(obj: &Map<String, Value>) -> Result<(Availability, Option<String>), DecodeError> {
     let Some(status) = wire::opt_str(ID, obj, "connectionStatus")? else {
         return Ok((Availability::Unknown, None));

@@ -1,4 +1,4 @@
-//! Composio v3: `/api/v3/mcp` (seed 001, providers.md).
+//! Composio v3: `/api/v3/mcp` (seed 001, docs/providers.md).
 //!
 //! Every writable field is read back, so drift shows by comparison alone. Deleting is a
 //! soft delete (`deleted: true`, then 404).

@@ -625,7 +625,7 @@ impl RegistryClient {
         })
     }
 
-    /// A non-2xx answer, classified per providers.md ("Errors -> conditions").
+    /// A non-2xx answer, classified per docs/providers.md ("Errors -> conditions").
     fn answer_failure(
         &self,
         spec: &RequestSpec,

@@ -1,5 +1,5 @@
 //! VMware (Broadcom) Private AI Services control API: `/api/v1/control/mcp-servers`
-//! (seed 002, providers.md).
+//! (seed 002, docs/providers.md).
 //!
 //! `null` resets a field; headers are write-only (never returned); availability and Unix
 //! second timestamps are reported on every record.
@@ -21,10 +21,10 @@ const PREFIX: &str = "/api/v1/control/mcp-servers";
 
 /// Everything not spelled out for PAIS, in one place.
 pub mod assumed {
-    /// providers.md names create and list `POST /` and `GET /` under the prefix: the
+    /// docs/providers.md names create and list `POST /` and `GET /` under the prefix: the
     /// collection path keeps the trailing slash, as written.
     pub const COLLECTION_PATH: &str = "/api/v1/control/mcp-servers/";
-    /// Page size of listings (providers.md shows `limit=100`).
+    /// Page size of listings (docs/providers.md shows `limit=100`).
     pub const PAGE_SIZE: u32 = 100;
 }
 

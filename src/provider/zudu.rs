@@ -1,4 +1,4 @@
-//! Zudu: `/api/mcp-servers` (seeds 003 `Wrapped` and 004 `Flat`, providers.md).
+//! Zudu: `/api/mcp-servers` (seeds 003 `Wrapped` and 004 `Flat`, docs/providers.md).
 //!
 //! Every answer is an envelope `{"message", "status", "error", "data"}`. The two body
 //! styles differ in the request shape (`{"config": {...}}` or flat), in the names of the
@@ -22,7 +22,7 @@ const COLLECTION: &str = "/api/mcp-servers";
 
 /// Everything not documented for Zudu, in one place.
 pub mod assumed {
-    /// `DELETE /api/mcp-servers/{id}` deletes a server (providers.md: assumed).
+    /// `DELETE /api/mcp-servers/{id}` deletes a server (docs/providers.md: assumed).
     pub const DELETE_SUPPORTED: bool = true;
     /// Page size of listings (the reference shows `limit=20`; its maximum is unknown).
     pub const PAGE_SIZE: u32 = 20;

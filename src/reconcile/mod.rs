@@ -246,3 +246,6 @@ async fn record_intents(
         .await
         .map_err(|e| format!("{e}; the create was not sent"))
 }
+
+#[cfg(test)]
+mod tests;

@@ -1,5 +1,5 @@
 //! References from McpServers and registries to the objects they use, with the namespace
-//! rules of api.md that decide which Secret a reference may reach. The rules are pure
+//! rules of docs/api.md that decide which Secret a reference may reach. The rules are pure
 //! functions so that every front end (controller, `plan`, `apply`) refuses the same
 //! references with the same words.
 
@@ -57,7 +57,7 @@ fn wanted_key(key: Option<&str>) -> String {
 }
 
 impl SecretError {
-    /// The condition reason api.md gives every secret failure.
+    /// The condition reason docs/api.md gives every secret failure.
     pub fn reason(&self) -> crate::api::conditions::Reason {
         crate::api::conditions::Reason::SecretNotFound
     }
@@ -141,7 +141,7 @@ fn text(namespace: &str, name: &str, key: &str, bytes: &[u8]) -> Result<String, 
     })
 }
 
-/// A reference that api.md's rules refuse, or a registry that cannot be found.
+/// A reference that docs/api.md's rules refuse, or a registry that cannot be found.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RefError {
     /// A McpRegistry may only read Secrets of its own namespace.
@@ -182,7 +182,7 @@ pub enum RefError {
 }
 
 impl RefError {
-    /// The condition reason api.md gives this failure.
+    /// The condition reason docs/api.md gives this failure.
     pub fn reason(&self) -> crate::api::conditions::Reason {
         use crate::api::conditions::Reason;
         match self {
@@ -225,7 +225,7 @@ pub fn registry_secret_namespace(
     }
 }
 
-/// The namespace every Secret of a McpServer is read from: its own (api.md), `default`
+/// The namespace every Secret of a McpServer is read from: its own (docs/api.md), `default`
 /// when the object names none, as kubectl does.
 pub fn server_secret_namespace(server: &McpServer) -> String {
     server

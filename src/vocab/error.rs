@@ -2,7 +2,7 @@
 
 use crate::api::conditions::Reason;
 
-/// How a failed call is to be handled (providers.md, "Errors -> conditions").
+/// How a failed call is to be handled (docs/providers.md, "Errors -> conditions").
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ErrorClass {
     /// 400, 422: the registry refused the values. Retry only after the spec changes.
