@@ -85,3 +85,82 @@ pub fn needs_cleanup(spec: &McpServerSpec) -> bool {
     spec.deletion_policy.unwrap_or_default() == DeletionPolicy::Delete
         && spec.management_policy.unwrap_or_default() == ManagementPolicy::Manage
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::PendingCreate;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+
+    fn spec(yaml: &str) -> McpServerSpec {
+        serde_saphyr::from_str(&format!("registryRef: {{name: r}}\n{yaml}")).unwrap()
+    }
+
+    #[test]
+    fn deletion_follows_policy_observe_only_suspend_and_pending_creates() {
+        let with_id = McpServerStatus {
+            external_id: Some("rec-1".into()),
+            ..Default::default()
+        };
+        let pending = McpServerStatus {
+            pending_create: Some(PendingCreate {
+                name: "GitHub".into(),
+                time: Time(jiff::Timestamp::UNIX_EPOCH),
+            }),
+            ..Default::default()
+        };
+        let none = McpServerStatus::default();
+        let cases = [
+            ("", &with_id, Deletion::Retain(RetainReason::Policy)),
+            ("deletionPolicy: Delete", &none, Deletion::NoRecord),
+            (
+                "deletionPolicy: Delete",
+                &with_id,
+                Deletion::Delete { id: "rec-1".into() },
+            ),
+            (
+                "deletionPolicy: Delete\nexternalId: pinned",
+                &none,
+                Deletion::Delete {
+                    id: "pinned".into(),
+                },
+            ),
+            (
+                "deletionPolicy: Delete",
+                &pending,
+                Deletion::LookUpThenDelete {
+                    name: "GitHub".into(),
+                },
+            ),
+            (
+                "deletionPolicy: Delete\nmanagementPolicy: ObserveOnly",
+                &with_id,
+                Deletion::Retain(RetainReason::ObserveOnly),
+            ),
+            (
+                "deletionPolicy: Delete\nsuspend: true",
+                &with_id,
+                Deletion::Suspended,
+            ),
+            (
+                "suspend: true",
+                &with_id,
+                Deletion::Retain(RetainReason::Policy),
+            ),
+        ];
+        for (yaml, status, want) in cases {
+            assert_eq!(deletion(&spec(yaml), status), want, "{yaml}");
+        }
+    }
+
+    #[test]
+    fn cleanup_is_needed_only_for_delete_under_manage() {
+        assert!(needs_cleanup(&spec("deletionPolicy: Delete")));
+        assert!(!needs_cleanup(&spec("")));
+        assert!(!needs_cleanup(&spec(
+            "deletionPolicy: Delete\nmanagementPolicy: ObserveOnly"
+        )));
+        assert_eq!(gate(&spec("suspend: true")), Gate::Suspended);
+        assert_eq!(gate(&spec("suspend: false")), Gate::Proceed);
+    }
+}

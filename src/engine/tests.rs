@@ -1003,3 +1003,46 @@ mod properties {
         }
     }
 }
+
+#[test]
+fn material_change_ignores_timestamps_only() {
+    use crate::engine::material_change;
+    use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time;
+    let d = run(
+        &spec(),
+        &ResolvedSecrets::default(),
+        &Default::default(),
+        Observation::Found(live_equal()),
+    );
+    let des = desired(&spec(), "github", &ResolvedSecrets::default()).unwrap();
+    let report = |at| {
+        next_status(
+            &Default::default(),
+            Some(1),
+            at,
+            Report::Decided {
+                decision: &d,
+                outcome: Outcome::NoWrite,
+                desired: &des,
+                model: &Fake,
+                salt: [0; 16],
+            },
+        )
+    };
+    let first = report(now());
+    let later = report(now() + jiff::SignedDuration::from_secs(600));
+    assert_ne!(first.last_sync_time, later.last_sync_time);
+    assert!(!material_change(&first, &later), "only lastSyncTime moved");
+    let mut changed = later.clone();
+    changed.availability = Some(Availability::Unavailable);
+    assert!(material_change(&first, &changed));
+    let mut changed = later.clone();
+    changed.conditions[0].message = "other".into();
+    assert!(material_change(&first, &changed));
+    let mut changed = later.clone();
+    changed.observed_generation = Some(2);
+    assert!(material_change(&first, &changed));
+    let mut moved = later;
+    moved.last_available_time = Some(Time(now()));
+    assert!(!material_change(&first, &moved));
+}

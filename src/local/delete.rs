@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use crate::engine::lifecycle::{Deletion, RetainReason, deletion};
 use crate::local::manifests::{self, Manifests};
-use crate::local::run::{RunError, RunOptions, lock_state, server_key};
+use crate::local::ports::lock_state;
+use crate::local::run::{RunError, RunOptions, server_key};
 use crate::local::secrets;
 use crate::reconcile;
 use crate::vocab::ErrorClass;

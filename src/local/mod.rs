@@ -5,6 +5,7 @@ pub mod delete;
 pub mod demo;
 pub mod manifests;
 pub mod output;
+pub mod ports;
 pub mod run;
 pub mod secrets;
 pub mod state;

@@ -2,19 +2,19 @@
 //! from files and status kept in a state file. This module only groups servers by
 //! registry, serves the pipeline's ports from the files, and stores the results.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::api::{McpServer, McpServerStatus};
+use crate::api::McpServer;
 use crate::engine::plan::Refusal;
-use crate::local::manifests::{self, Manifests};
+use crate::local::manifests;
+use crate::local::ports::{StateIntents, StateOwners, lock_state};
 use crate::local::secrets::{self, RegistryView};
-use crate::local::state::{self, ServerState, StateError, StateFile, StateLock};
+use crate::local::state::{ServerState, StateFile};
 use crate::provider::model_for;
-use crate::reconcile::ports::{IntentSink, OwnershipIndex};
 use crate::reconcile::{self, Batch, ServerInput};
 pub use crate::reconcile::{ActionKind, BaseUrlOverride, Mode, ServerResult, ShownChange};
 use crate::vocab::{ObjectKey, RegistryId};
@@ -122,11 +122,7 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
                 continue;
             }
         };
-        let mut intents = StateIntents {
-            state: &mut state,
-            lock: lock.as_ref(),
-            registry: &label,
-        };
+        let mut intents = StateIntents::new(&mut state, lock.as_ref(), &label);
         let batch = Batch {
             registry: &view,
             secrets: &manifests.secrets,
@@ -152,24 +148,6 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
     Ok(report)
 }
 
-/// Takes the state file's lock: at once, or (with `--wait`) when the other run ends.
-pub(crate) async fn lock_state(opts: &RunOptions) -> Result<StateLock, StateError> {
-    match state::lock(&opts.state_path, false) {
-        Err(StateError::Locked { .. }) if opts.wait_for_state => {
-            tracing::info!(state = %opts.state_path.display(), "waiting for another run to release the state file");
-            let path = opts.state_path.clone();
-            tokio::task::spawn_blocking(move || state::lock(&path, true))
-                .await
-                .map_err(|e| StateError::Lock {
-                    path: opts.state_path.clone(),
-                    lock_path: opts.state_path.clone(),
-                    source: std::io::Error::other(e.to_string()),
-                })?
-        }
-        other => other,
-    }
-}
-
 /// The identity of a server: its namespace (`default` when the manifest names none) and
 /// name.
 pub(crate) fn object_key(server: &McpServer) -> ObjectKey {
@@ -182,76 +160,4 @@ pub(crate) fn object_key(server: &McpServer) -> ObjectKey {
 /// The state-file key of a server: `namespace/name`.
 pub(crate) fn server_key(server: &McpServer) -> String {
     object_key(server).to_string()
-}
-
-/// Who manages which record, as the state file (ids recorded by earlier runs) and the
-/// manifests (`spec.externalId`) say, taken when the run starts.
-struct StateOwners {
-    by_record: HashMap<(String, String), Vec<ObjectKey>>,
-}
-
-impl StateOwners {
-    fn new(state: &StateFile, manifests: &Manifests) -> Self {
-        let mut by_record: HashMap<(String, String), Vec<ObjectKey>> = HashMap::new();
-        for (key, entry) in state.servers() {
-            if let (Some(id), Ok(key)) = (&entry.status.external_id, key.parse::<ObjectKey>()) {
-                by_record
-                    .entry((entry.registry.clone(), id.clone()))
-                    .or_default()
-                    .push(key);
-            }
-        }
-        for server in manifests.servers.iter().map(|l| &l.object) {
-            let (Some(id), Ok(view)) = (
-                &server.spec.external_id,
-                secrets::find_registry(manifests, server),
-            ) else {
-                continue;
-            };
-            by_record
-                .entry((view.label(), id.clone()))
-                .or_default()
-                .push(object_key(server));
-        }
-        StateOwners { by_record }
-    }
-}
-
-impl OwnershipIndex for StateOwners {
-    fn owner(
-        &self,
-        registry: &RegistryId,
-        record_id: &str,
-        except: &ObjectKey,
-    ) -> Option<ObjectKey> {
-        self.by_record
-            .get(&(registry.to_string(), record_id.to_string()))?
-            .iter()
-            .find(|k| *k != except)
-            .cloned()
-    }
-}
-
-/// Create intents go to the state file, in one write per batch, before the POSTs.
-struct StateIntents<'a> {
-    state: &'a mut StateFile,
-    /// Held under `apply`, the only mode that creates.
-    lock: Option<&'a StateLock>,
-    registry: &'a str,
-}
-
-impl IntentSink for StateIntents<'_> {
-    async fn record(&mut self, intents: &[(ObjectKey, McpServerStatus)]) -> Result<(), String> {
-        for (key, status) in intents {
-            let entry = ServerState {
-                status: status.clone(),
-                registry: self.registry.to_string(),
-            };
-            self.state.insert(key.to_string(), entry);
-        }
-        let lock = self
-            .lock
-            .ok_or("the state file is not locked: plan never creates")?;
-        lock.save(self.state).map_err(|e| e.to_string())
-    }
 }
