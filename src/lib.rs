@@ -2,6 +2,7 @@
 //! resources.
 
 pub mod api;
+pub mod controller;
 pub mod engine;
 pub mod local;
 pub mod provider;

@@ -40,6 +40,46 @@ enum Command {
     },
     /// Run the registry simulator (all four providers) for tests, demos and dry runs.
     Sim(mcpsync::sim::SimArgs),
+    /// The controller: keep McpServers in sync inside a cluster (in a pod, or locally
+    /// with the current kubeconfig).
+    Run(RunArgs),
+}
+
+#[derive(Args, Debug)]
+struct RunArgs {
+    /// Namespace to watch (repeatable, or comma-separated); default: all namespaces.
+    #[arg(
+        short = 'n',
+        long = "namespace",
+        env = "MCPSYNC_NAMESPACES",
+        value_delimiter = ','
+    )]
+    namespaces: Vec<String>,
+    /// Label selector of the McpServers this instance manages, e.g. `shard=a` (shards
+    /// large installations across several deployments).
+    #[arg(short = 'l', long, env = "MCPSYNC_SELECTOR")]
+    selector: Option<String>,
+    /// Reconciles running at once, per controller.
+    #[arg(long, env = "MCPSYNC_CONCURRENCY", default_value_t = 4)]
+    concurrency: u16,
+    /// Sync interval of servers and registries that set none (Go duration).
+    #[arg(long, env = "MCPSYNC_SYNC_INTERVAL", default_value = "10m", value_parser = parse_interval)]
+    sync_interval: std::time::Duration,
+    /// Kubeconfig file (default: in-cluster config, else $KUBECONFIG or ~/.kube/config).
+    #[arg(long, env = "MCPSYNC_KUBECONFIG")]
+    kubeconfig: Option<PathBuf>,
+    /// Kubeconfig context to use.
+    #[arg(long)]
+    context: Option<String>,
+}
+
+fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
+    match mcpsync::engine::schedule::parse_go_duration(text) {
+        Some(d) if d >= std::time::Duration::from_secs(1) => Ok(d),
+        _ => Err(format!(
+            "{text:?} is not a Go duration of at least 1s, such as 30s, 10m or 1h"
+        )),
+    }
 }
 
 #[derive(Args, Debug)]
@@ -89,6 +129,7 @@ fn main() -> ExitCode {
                 .map(|()| ExitCode::SUCCESS)
         }),
         Command::Sim(args) => mcpsync::sim::cli::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Run(args) => block_on(run_controller(args)),
     };
     match result {
         Ok(code) => code,
@@ -147,4 +188,58 @@ async fn delete(args: FileArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::SUCCESS
     })
+}
+
+async fn kube_client(args: &RunArgs) -> anyhow::Result<kube::Client> {
+    use kube::config::{KubeConfigOptions, Kubeconfig};
+    let options = KubeConfigOptions {
+        context: args.context.clone(),
+        ..KubeConfigOptions::default()
+    };
+    let config = match &args.kubeconfig {
+        Some(path) => {
+            let kubeconfig = Kubeconfig::read_from(path)
+                .map_err(|e| anyhow::anyhow!("kubeconfig {}: {e}", path.display()))?;
+            kube::Config::from_custom_kubeconfig(kubeconfig, &options).await?
+        }
+        None if args.context.is_some() => kube::Config::from_kubeconfig(&options).await?,
+        None => kube::Config::infer().await?,
+    };
+    Ok(kube::Client::try_from(config)?)
+}
+
+async fn run_controller(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let client = kube_client(&args).await?;
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let signal = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down: finishing the reconciles in flight");
+        signal.cancel();
+    });
+    let options = mcpsync::controller::Options {
+        namespaces: args.namespaces,
+        selector: args.selector,
+        concurrency: args.concurrency.max(1),
+        default_sync_interval: args.sync_interval,
+        instance: std::env::var("POD_NAME").ok(),
+    };
+    mcpsync::controller::run(client, options, shutdown).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// SIGTERM (a pod being stopped) or SIGINT (Ctrl-C).
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = term.recv() => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

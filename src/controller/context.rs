@@ -1,0 +1,169 @@
+//! What every reconcile shares: the Kubernetes client, the caches (never of Secret data),
+//! the reference index, one HTTP client and one remote snapshot per registry, and the
+//! per-object failure counts for backoff.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::events::{Event, EventType, Recorder};
+use kube::runtime::reflector::{ObjectRef, Store};
+use kube::{Resource, ResourceExt};
+use parking_lot::{Mutex, RwLock};
+
+use crate::api::{ClusterMcpRegistry, McpRegistry, McpServer};
+use crate::controller::index::{RefIndex, registry_secrets};
+use crate::controller::ports::KubeSecrets;
+use crate::controller::snapshot::Snapshots;
+use crate::controller::status::StatusWriter;
+use crate::engine::plan::Refusal;
+use crate::provider::http::RegistryClient;
+use crate::reconcile;
+use crate::reconcile::refs::RegistryView;
+use crate::vocab::{ObjectKey, RegistryId};
+
+/// The caches the watches fill.
+#[derive(Clone, Default)]
+pub struct Stores {
+    pub servers: Vec<Store<McpServer>>,
+    pub registries: Vec<Store<McpRegistry>>,
+    pub cluster_registries: Vec<Store<ClusterMcpRegistry>>,
+    /// Secret metadata only (names, resourceVersions): never data.
+    pub secrets: Vec<Store<PartialObjectMeta<Secret>>>,
+}
+
+impl Stores {
+    pub fn registry(&self, key: &ObjectKey) -> Option<Arc<McpRegistry>> {
+        let r = ObjectRef::new(&key.name).within(&key.namespace);
+        self.registries.iter().find_map(|s| s.get(&r))
+    }
+
+    pub fn cluster_registry(&self, name: &str) -> Option<Arc<ClusterMcpRegistry>> {
+        let r = ObjectRef::new(name);
+        self.cluster_registries.iter().find_map(|s| s.get(&r))
+    }
+
+    /// The resourceVersion of a Secret, when a watch sees it.
+    pub fn secret_version(&self, key: &ObjectKey) -> Option<String> {
+        let r = ObjectRef::new(&key.name).within(&key.namespace);
+        self.secrets
+            .iter()
+            .find_map(|s| s.get(&r))
+            .and_then(|m| m.resource_version())
+    }
+}
+
+/// Operator settings every reconcile reads.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Sync interval of servers and registries that set none.
+    pub default_sync_interval: Duration,
+}
+
+/// One HTTP client per registry, keyed by what it is built from, so that its rate limit
+/// and `Retry-After` pause hold across every reconcile of that registry.
+#[derive(Default)]
+pub struct Clients {
+    map: Mutex<HashMap<RegistryId, (ClientKey, RegistryClient)>>,
+}
+
+/// Registry generation and the resourceVersions of its Secrets (`None`: unseen).
+type ClientKey = (Option<i64>, Vec<(ObjectKey, Option<String>)>);
+
+pub struct Ctx {
+    pub client: kube::Client,
+    pub writer: StatusWriter,
+    pub secrets: KubeSecrets,
+    pub recorder: Recorder,
+    pub stores: Stores,
+    pub index: Arc<RwLock<RefIndex>>,
+    pub clients: Clients,
+    pub snapshots: Snapshots,
+    pub failures: Mutex<HashMap<String, u32>>,
+    pub settings: Settings,
+}
+
+impl Ctx {
+    /// The registry's HTTP client: the cached one while the registry and its Secrets are
+    /// unchanged, else a new one (credentials read again, snapshot forgotten).
+    pub async fn registry_client(&self, view: &RegistryView) -> Result<RegistryClient, Refusal> {
+        let secrets: Vec<(ObjectKey, Option<String>)> = registry_secrets(view)
+            .into_iter()
+            .map(|s| {
+                let version = self.stores.secret_version(&s);
+                (s, version)
+            })
+            .collect();
+        let complete = secrets.iter().all(|(_, v)| v.is_some());
+        let key: ClientKey = (view.generation, secrets);
+        if complete
+            && let Some((cached_key, client)) = self.clients.map.lock().get(&view.id)
+            && *cached_key == key
+        {
+            return Ok(client.clone());
+        }
+        let client = reconcile::connect(view, &self.secrets, None).await?;
+        let previous = self
+            .clients
+            .map
+            .lock()
+            .insert(view.id.clone(), (key, client.clone()));
+        if previous.is_some() {
+            self.snapshots.forget(&view.id);
+        }
+        Ok(client)
+    }
+
+    /// Consecutive transient failures of an object, counting this one.
+    pub fn failed(&self, key: &str) -> u32 {
+        let mut failures = self.failures.lock();
+        let n = failures.entry(key.to_string()).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    pub fn succeeded(&self, key: &str) {
+        self.failures.lock().remove(key);
+    }
+
+    /// Publishes an Event about `object`; a failure to publish is logged, never fatal.
+    pub async fn event<K>(
+        &self,
+        object: &K,
+        warning: bool,
+        reason: &str,
+        action: &str,
+        note: String,
+    ) where
+        K: Resource<DynamicType = ()>,
+    {
+        let event = Event {
+            type_: if warning {
+                EventType::Warning
+            } else {
+                EventType::Normal
+            },
+            reason: reason.to_string(),
+            note: Some(truncate(note, 1000)),
+            action: action.to_string(),
+            secondary: None,
+        };
+        if let Err(e) = self.recorder.publish(&event, &object.object_ref(&())).await {
+            tracing::warn!(object = %object.meta().name.as_deref().unwrap_or_default(), error = %e, "could not publish an event");
+        }
+    }
+}
+
+/// At most `max` bytes, cut at a character boundary.
+fn truncate(mut text: String, max: usize) -> String {
+    if text.len() > max {
+        let mut cut = max;
+        while !text.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        text.truncate(cut);
+    }
+    text
+}

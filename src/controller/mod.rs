@@ -1,0 +1,439 @@
+//! `mcpsync run`: the controller. Kubernetes wiring around the shared pipeline
+//! ([`crate::reconcile`]): watches and caches (never of Secret data), the reference
+//! index that maps a Secret or registry change to the objects using it, predicates so the
+//! operator's own status writes cause no work, status writes, events and the finalizer.
+
+pub mod context;
+pub mod index;
+pub mod ports;
+pub mod registry;
+pub mod server;
+pub mod snapshot;
+pub mod status;
+
+use std::collections::hash_map::DefaultHasher;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+use std::time::Duration;
+
+use futures::{Stream, StreamExt, TryStreamExt};
+use k8s_openapi::api::core::v1::Secret;
+use kube::core::PartialObjectMeta;
+use kube::runtime::controller::{Action, Config as ControllerConfig};
+use kube::runtime::events::{Recorder, Reporter};
+use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
+use kube::{Api, Client, Resource, ResourceExt};
+use parking_lot::RwLock;
+use tokio_util::sync::CancellationToken;
+
+use crate::api::conditions::types;
+use crate::api::{
+    ClusterMcpRegistry, McpRegistry, McpServer, RECONCILE_REQUESTED_AT, RegistryStatus,
+};
+use crate::engine::schedule::{self, Requeue, Settled};
+use crate::vocab::{ObjectKey, RegistryId};
+use context::{Ctx, Settings, Stores};
+use index::{RefIndex, SecretKey, server_refs};
+
+/// How `mcpsync run` is set up.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// Namespaces whose McpServers, McpRegistries and Secrets are watched; empty: all.
+    pub namespaces: Vec<String>,
+    /// Label selector of the McpServers this instance manages (shards large installations).
+    pub selector: Option<String>,
+    /// Reconciles running at once, per controller.
+    pub concurrency: u16,
+    /// Sync interval of servers and registries that set none.
+    pub default_sync_interval: Duration,
+    /// Name of this instance in events (the pod name in a cluster).
+    pub instance: Option<String>,
+}
+
+/// A failed reconcile; retried with backoff. The variant is the metric label.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("Kubernetes API: {}", ports::kube_message(.0))]
+    Kube(kube::Error),
+    #[error("registry: {0}")]
+    Remote(String),
+}
+
+impl Error {
+    pub fn label(&self) -> &'static str {
+        match self {
+            Error::Kube(_) => "kube",
+            Error::Remote(_) => "remote",
+        }
+    }
+}
+
+/// The kinds the operator needs, as `kubectl get` names them.
+const KINDS: [&str; 3] = ["mcpservers", "mcpregistries", "clustermcpregistries"];
+
+/// Fails with the names of the CRDs that are not installed.
+pub async fn check_crds(client: &Client) -> anyhow::Result<()> {
+    let served: Vec<String> = match client
+        .list_api_group_resources(&format!("{}/{}", crate::api::GROUP, crate::api::VERSION))
+        .await
+    {
+        Ok(list) => list.resources.into_iter().map(|r| r.name).collect(),
+        Err(kube::Error::Api(s)) if s.code == 404 => Vec::new(),
+        Err(e) => anyhow::bail!("cannot read the API server's discovery: {e}"),
+    };
+    let missing: Vec<String> = KINDS
+        .iter()
+        .filter(|k| !served.iter().any(|s| s == *k))
+        .map(|k| format!("{k}.{}", crate::api::GROUP))
+        .collect();
+    if !missing.is_empty() {
+        anyhow::bail!(
+            "the CustomResourceDefinitions {} are not installed: run `kubectl apply --server-side -f crds/` (or `mcpsync crds | kubectl apply --server-side -f -`)",
+            missing.join(", ")
+        );
+    }
+    Ok(())
+}
+
+fn hash_of(value: impl Hash) -> u64 {
+    let mut h = DefaultHasher::new();
+    value.hash(&mut h);
+    h.finish()
+}
+
+/// A server needs work when its spec (generation), its finalizers or the
+/// `reconcile-requested-at` annotation change; its own status writes change none of them.
+fn server_predicate(server: &McpServer) -> Option<u64> {
+    Some(hash_of((
+        server.meta().generation,
+        server.finalizers(),
+        server.annotations().get(RECONCILE_REQUESTED_AT),
+    )))
+}
+
+/// A registry matters to its servers when its spec or its readiness changes, not when
+/// only `lastCheckedTime` moves.
+fn registry_predicate(generation: Option<i64>, status: Option<&RegistryStatus>) -> Option<u64> {
+    let ready = status.and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == types::READY)
+            .map(|c| (c.status.clone(), c.reason.clone()))
+    });
+    Some(hash_of((generation, ready)))
+}
+
+fn secret_key(meta: &kube::core::ObjectMeta) -> SecretKey {
+    ObjectKey::new(
+        meta.namespace.clone().unwrap_or_default(),
+        meta.name.clone().unwrap_or_default(),
+    )
+}
+
+fn server_ref(key: &ObjectKey) -> ObjectRef<McpServer> {
+    ObjectRef::new(&key.name).within(&key.namespace)
+}
+
+/// Feeds the reference index from the McpServer watch.
+fn index_servers(index: &RwLock<RefIndex>, event: &watcher::Event<McpServer>) {
+    let key = |s: &McpServer| ObjectKey::new(s.namespace().unwrap_or_default(), s.name_any());
+    match event {
+        watcher::Event::Apply(s) | watcher::Event::InitApply(s) => {
+            index.write().set_server(key(s), server_refs(s))
+        }
+        watcher::Event::Delete(s) => index.write().remove_server(&key(s)),
+        watcher::Event::Init | watcher::Event::InitDone => {}
+    }
+}
+
+fn error_policy<K: Resource<DynamicType = ()>>(
+    object: Arc<K>,
+    error: &Error,
+    ctx: Arc<Ctx>,
+) -> Action {
+    let key = format!(
+        "{}/{}",
+        object.meta().namespace.clone().unwrap_or_default(),
+        object.meta().name.clone().unwrap_or_default()
+    );
+    tracing::warn!(object = %key, kind = %K::kind(&()), error = %error, "reconcile failed; retrying");
+    let settled = Settled::Transient {
+        failures: ctx.failed(&key),
+        retry_after: None,
+    };
+    match schedule::requeue(settled, ctx.settings.default_sync_interval, rand::random()) {
+        Requeue::After(d) => Action::requeue(d),
+        Requeue::OnChange => Action::await_change(),
+    }
+}
+
+/// Drains a controller's results, logging failures.
+async fn drain<K, E: std::fmt::Display>(
+    results: impl Stream<Item = Result<(ObjectRef<K>, Action), E>>,
+) where
+    K: Resource,
+{
+    results
+        .for_each(|r| async move {
+            if let Err(e) = r {
+                tracing::debug!(error = %e, "controller");
+            }
+        })
+        .await;
+}
+
+fn scoped<K>(client: &Client, namespace: Option<&str>) -> Api<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope, DynamicType = ()>,
+{
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Waits until a cache has its first full listing. `Store::wait_until_ready` wakes only
+/// its last waiter (a one-shot channel underneath), and the controller that feeds the
+/// store waits on it too: poll it again every 100 ms.
+async fn wait_ready<K>(store: &reflector::Store<K>)
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: std::hash::Hash + Eq + Clone,
+{
+    while tokio::time::timeout(Duration::from_millis(100), store.wait_until_ready())
+        .await
+        .is_err()
+    {}
+}
+
+/// Secrets, metadata only: names and resourceVersions, never data.
+fn secret_metadata(client: &Client, namespace: Option<&str>) -> Api<PartialObjectMeta<Secret>> {
+    match namespace {
+        Some(ns) => Api::namespaced(client.clone(), ns),
+        None => Api::all(client.clone()),
+    }
+}
+
+/// Runs the controllers until `shutdown` is cancelled; in-flight reconciles finish.
+pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> anyhow::Result<()> {
+    check_crds(&client).await?;
+    let scopes: Vec<Option<String>> = if opts.namespaces.is_empty() {
+        vec![None]
+    } else {
+        opts.namespaces.iter().cloned().map(Some).collect()
+    };
+    let index = Arc::new(RwLock::new(RefIndex::default()));
+    let config = ControllerConfig::default().concurrency(opts.concurrency);
+    let mut stores = Stores::default();
+    let mut registry_streams = Vec::new();
+    let mut server_streams = Vec::new();
+    let mut secret_triggers = Vec::new();
+
+    let (cluster_reader, cluster_writer) = reflector::store::<ClusterMcpRegistry>();
+    stores.cluster_registries.push(cluster_reader.clone());
+    let cluster_stream = watcher(
+        Api::<ClusterMcpRegistry>::all(client.clone()),
+        watcher::Config::default(),
+    )
+    .default_backoff()
+    .reflect(cluster_writer)
+    .applied_objects()
+    .predicate_filter(predicates::generation, Default::default());
+
+    for scope in &scopes {
+        let ns = scope.as_deref();
+        let (reg_reader, reg_writer) = reflector::store::<McpRegistry>();
+        stores.registries.push(reg_reader.clone());
+        let reg_stream = watcher(
+            scoped::<McpRegistry>(&client, ns),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .reflect(reg_writer)
+        .applied_objects()
+        .predicate_filter(predicates::generation, Default::default());
+        registry_streams.push((reg_reader, reg_stream, ns.map(str::to_string)));
+
+        let (secret_reader, secret_writer) = reflector::store::<PartialObjectMeta<Secret>>();
+        stores.secrets.push(secret_reader);
+        let secret_stream = watcher(secret_metadata(&client, ns), watcher::Config::default())
+            .default_backoff()
+            .reflect(secret_writer)
+            .touched_objects();
+        // A second metadata watch triggers registry checks (the first feeds the store and
+        // the server triggers).
+        let registry_secret_trigger =
+            watcher(secret_metadata(&client, ns), watcher::Config::default())
+                .default_backoff()
+                .touched_objects();
+        secret_triggers.push(registry_secret_trigger);
+
+        let (server_reader, server_writer) = reflector::store::<McpServer>();
+        stores.servers.push(server_reader.clone());
+        let mut server_config = watcher::Config::default();
+        if let Some(selector) = &opts.selector {
+            server_config = server_config.labels(selector);
+        }
+        let feed = index.clone();
+        let server_stream = watcher(scoped::<McpServer>(&client, ns), server_config)
+            .default_backoff()
+            .reflect(server_writer)
+            .inspect_ok(move |event| index_servers(&feed, event))
+            .applied_objects()
+            .predicate_filter(server_predicate, Default::default());
+        server_streams.push((
+            server_reader,
+            server_stream,
+            secret_stream,
+            ns.map(str::to_string),
+        ));
+    }
+
+    let reporter = Reporter {
+        controller: "mcpsync".into(),
+        instance: opts.instance.clone(),
+    };
+    let ctx = Arc::new(Ctx {
+        client: client.clone(),
+        writer: status::StatusWriter {
+            client: client.clone(),
+        },
+        secrets: ports::KubeSecrets {
+            client: client.clone(),
+        },
+        recorder: Recorder::new(client.clone(), reporter),
+        stores: stores.clone(),
+        index: index.clone(),
+        clients: Default::default(),
+        snapshots: Default::default(),
+        failures: Default::default(),
+        settings: Settings {
+            default_sync_interval: opts.default_sync_interval,
+        },
+    });
+
+    let mut tasks = tokio::task::JoinSet::new();
+
+    // Registries first: servers look their registries up in these caches.
+    let cluster_index = index.clone();
+    let cluster_controller = Controller::for_stream(cluster_stream, cluster_reader.clone())
+        .with_config(config.clone())
+        .watches_stream(
+            futures::stream::select_all(secret_triggers.into_iter().map(|s| s.boxed())),
+            move |secret| {
+                let secret = secret_key(&secret.metadata);
+                cluster_index
+                    .read()
+                    .registries_of_secret(&secret)
+                    .into_iter()
+                    .filter_map(|id| match id {
+                        RegistryId::Cluster(name) => Some(ObjectRef::new(&name)),
+                        RegistryId::Namespaced(_) => None,
+                    })
+                    .collect::<Vec<_>>()
+            },
+        )
+        .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+        .run(registry::reconcile_cluster, error_policy, ctx.clone());
+    tasks.spawn(drain(cluster_controller));
+
+    for (reader, stream, ns) in registry_streams {
+        let trigger_index = index.clone();
+        let secrets = watcher(
+            secret_metadata(&client, ns.as_deref()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .touched_objects();
+        let controller = Controller::for_stream(stream, reader)
+            .with_config(config.clone())
+            .watches_stream(secrets, move |secret| {
+                let secret = secret_key(&secret.metadata);
+                trigger_index
+                    .read()
+                    .registries_of_secret(&secret)
+                    .into_iter()
+                    .filter_map(|id| match id {
+                        RegistryId::Namespaced(key) => {
+                            Some(ObjectRef::<McpRegistry>::new(&key.name).within(&key.namespace))
+                        }
+                        RegistryId::Cluster(_) => None,
+                    })
+                    .collect::<Vec<_>>()
+            })
+            .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+            .run(registry::reconcile_namespaced, error_policy, ctx.clone());
+        tasks.spawn(drain(controller));
+    }
+
+    for store in &stores.registries {
+        wait_ready(store).await;
+    }
+    wait_ready(&cluster_reader).await;
+    tracing::debug!("registry caches ready");
+
+    for (reader, stream, secret_stream, ns) in server_streams {
+        let by_secret = index.clone();
+        let by_registry = index.clone();
+        let by_cluster_registry = index.clone();
+        let registries = watcher(
+            scoped::<McpRegistry>(&client, ns.as_deref()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(
+            |r: &McpRegistry| registry_predicate(r.metadata.generation, r.status.as_ref()),
+            Default::default(),
+        );
+        let cluster_registries = watcher(
+            Api::<ClusterMcpRegistry>::all(client.clone()),
+            watcher::Config::default(),
+        )
+        .default_backoff()
+        .applied_objects()
+        .predicate_filter(
+            |r: &ClusterMcpRegistry| registry_predicate(r.metadata.generation, r.status.as_ref()),
+            Default::default(),
+        );
+        let controller = Controller::for_stream(stream, reader)
+            .with_config(config.clone())
+            .watches_stream(secret_stream, move |secret| {
+                let secret = secret_key(&secret.metadata);
+                by_secret
+                    .read()
+                    .servers_of_secret(&secret)
+                    .iter()
+                    .map(server_ref)
+                    .collect::<Vec<_>>()
+            })
+            .watches_stream(registries, move |registry| {
+                let id = RegistryId::Namespaced(ObjectKey::new(
+                    registry.namespace().unwrap_or_default(),
+                    registry.name_any(),
+                ));
+                by_registry
+                    .read()
+                    .servers_of_registry(&id)
+                    .iter()
+                    .map(server_ref)
+                    .collect::<Vec<_>>()
+            })
+            .watches_stream(cluster_registries, move |registry| {
+                let id = RegistryId::Cluster(registry.name_any());
+                by_cluster_registry
+                    .read()
+                    .servers_of_registry(&id)
+                    .iter()
+                    .map(server_ref)
+                    .collect::<Vec<_>>()
+            })
+            .graceful_shutdown_on(shutdown.clone().cancelled_owned())
+            .run(server::reconcile, error_policy, ctx.clone());
+        tasks.spawn(drain(controller));
+    }
+    tracing::info!(namespaces = ?opts.namespaces, "controllers started");
+    while tasks.join_next().await.is_some() {}
+    Ok(())
+}

@@ -1,0 +1,441 @@
+//! Reconciling one McpServer in a cluster: the finalizer, the shared pipeline against the
+//! registry's snapshot, the status write (only when it changed, or `lastSyncTime` is due),
+//! events, and when to look again.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use kube::api::{Patch, PatchParams};
+use kube::runtime::controller::Action;
+use kube::{Api, ResourceExt};
+use serde_json::json;
+
+use crate::api::conditions::{Reason, types};
+use crate::api::{CLEANUP_FINALIZER, McpServer, McpServerStatus, RegistryKind};
+use crate::controller::Error;
+use crate::controller::context::Ctx;
+use crate::controller::index::{cluster_view, namespaced_view};
+use crate::controller::ports::{StatusIntents, StoreOwners};
+use crate::controller::snapshot::SnapshotRegistry;
+use crate::controller::status::{FIELD_MANAGER, server_status_due};
+use crate::engine::lifecycle::{Deletion, deletion, needs_cleanup};
+use crate::engine::plan::Refusal;
+use crate::engine::schedule::{self, Requeue, Settled};
+use crate::engine::{self, status::Report};
+use crate::provider::model_for;
+use crate::reconcile::refs::{
+    RefError, RegistryView, check_allowed_namespace, server_secret_namespace,
+};
+use crate::reconcile::{self, ActionKind, Batch, Mode, ServerInput, ServerResult};
+use crate::vocab::{ErrorClass, ObjectKey};
+
+fn key_of(server: &McpServer) -> ObjectKey {
+    ObjectKey::new(server_secret_namespace(server), server.name_any())
+}
+
+/// The sync interval of a server: its own, its registry's, the operator's default.
+fn interval_of(server: &McpServer, view: Option<&RegistryView>, ctx: &Ctx) -> Duration {
+    let own = server.spec.sync_interval.as_deref();
+    let registry = view.and_then(|v| v.connection.sync_interval.as_deref());
+    own.and_then(schedule::parse_go_duration)
+        .or_else(|| registry.and_then(schedule::parse_go_duration))
+        .unwrap_or(ctx.settings.default_sync_interval)
+}
+
+pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let key = key_of(&server);
+    tracing::debug!(mcpserver = %key, "reconcile");
+    if server.metadata.deletion_timestamp.is_some() {
+        return cleanup(&server, &key, &ctx).await;
+    }
+    sync_finalizer(&server, &ctx).await?;
+    let now = Timestamp::now();
+    let prev = server.status.clone().unwrap_or_default();
+    let input = ServerInput {
+        key: key.clone(),
+        server: &server,
+        prev: prev.clone(),
+    };
+    if let Some(result) = reconcile::suspended(&input, now) {
+        let interval = interval_of(&server, None, &ctx);
+        write_if_due(&server, &prev, &result.status, interval, now, &ctx).await?;
+        return Ok(Action::await_change());
+    }
+    let view = match find_registry(&server, &key, &ctx) {
+        Ok(view) => view,
+        Err(refusal) => return refuse(&server, &input, "-", "-", &refusal, now, &ctx).await,
+    };
+    let interval = interval_of(&server, Some(&view), &ctx);
+    let label = view.label();
+    let provider = model_for(&view.connection.provider).kind().id();
+    let client = match ctx.registry_client(&view).await {
+        Ok(client) => client,
+        Err(refusal) => {
+            return refuse(&server, &input, &label, provider, &refusal, now, &ctx).await;
+        }
+    };
+    let registry = SnapshotRegistry {
+        client,
+        snapshot: ctx.snapshots.of(&view.id),
+        max_age: interval,
+    };
+    let owners = StoreOwners {
+        stores: &ctx.stores.servers,
+    };
+    let mut intents = StatusIntents {
+        writer: &ctx.writer,
+        server: &server,
+    };
+    let batch = Batch {
+        registry: &view,
+        secrets: &ctx.secrets,
+        owners: &owners,
+        intents: &mut intents,
+        mode: Mode::Apply,
+        now,
+    };
+    let Some(result) = reconcile::run_one(batch, &registry, input).await else {
+        return Ok(Action::requeue(interval));
+    };
+    // A create intent may have been written meanwhile: compare with what is stored now.
+    let stored = if result.action == ActionKind::Create || result.status.pending_create.is_some() {
+        McpServerStatus::default()
+    } else {
+        prev.clone()
+    };
+    write_if_due(&server, &stored, &result.status, interval, now, &ctx).await?;
+    report_events(&server, &prev, &result, &ctx).await;
+    Ok(requeue(&key, &result, interval, &ctx))
+}
+
+/// The registry a server names, from the caches: missing, not allowed for its namespace,
+/// or not ready means `RegistryNotReady` and no remote call.
+fn find_registry(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<RegistryView, Refusal> {
+    let wanted = &server.spec.registry_ref;
+    let not_found = |registry: String| {
+        let e = RefError::RegistryNotFound {
+            server: key.to_string(),
+            registry,
+            place: "in the cluster",
+        };
+        Refusal {
+            reason: e.reason(),
+            message: e.to_string(),
+        }
+    };
+    let (view, status) = match wanted.kind.unwrap_or_default() {
+        RegistryKind::McpRegistry => {
+            let id = ObjectKey::new(key.namespace.clone(), wanted.name.clone());
+            let registry = ctx
+                .stores
+                .registry(&id)
+                .ok_or_else(|| not_found(format!("McpRegistry {id}")))?;
+            let view =
+                namespaced_view(&registry).ok_or_else(|| not_found(format!("McpRegistry {id}")))?;
+            (view, registry.status.clone())
+        }
+        RegistryKind::ClusterMcpRegistry => {
+            let registry = ctx
+                .stores
+                .cluster_registry(&wanted.name)
+                .ok_or_else(|| not_found(format!("ClusterMcpRegistry {}", wanted.name)))?;
+            check_allowed_namespace(
+                &wanted.name,
+                registry.spec.allowed_namespaces.as_deref(),
+                &key.namespace,
+                &key.to_string(),
+            )
+            .map_err(|e| Refusal {
+                reason: e.reason(),
+                message: e.to_string(),
+            })?;
+            let view = cluster_view(&registry)
+                .ok_or_else(|| not_found(format!("ClusterMcpRegistry {}", wanted.name)))?;
+            (view, registry.status.clone())
+        }
+    };
+    let not_ready = status.as_ref().and_then(|s| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == types::READY && c.status == "False")
+            .filter(|_| s.observed_generation == view.generation)
+    });
+    if let Some(ready) = not_ready {
+        return Err(Refusal {
+            reason: Reason::RegistryNotReady,
+            message: format!(
+                "{} is not ready ({}): {}",
+                view.label(),
+                ready.reason,
+                ready.message
+            ),
+        });
+    }
+    Ok(view)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn refuse(
+    server: &McpServer,
+    input: &ServerInput<'_>,
+    registry: &str,
+    provider: &str,
+    refusal: &Refusal,
+    now: Timestamp,
+    ctx: &Ctx,
+) -> Result<Action, Error> {
+    let result = reconcile::refused(input, registry, provider, refusal, now);
+    let interval = interval_of(server, None, ctx);
+    write_if_due(server, &input.prev, &result.status, interval, now, ctx).await?;
+    report_events(server, &input.prev, &result, ctx).await;
+    Ok(Action::await_change())
+}
+
+async fn write_if_due(
+    server: &McpServer,
+    stored: &McpServerStatus,
+    next: &McpServerStatus,
+    interval: Duration,
+    now: Timestamp,
+    ctx: &Ctx,
+) -> Result<(), Error> {
+    if server_status_due(stored, next, interval, now) {
+        ctx.writer
+            .write_server(server, next)
+            .await
+            .map_err(Error::Kube)?;
+    }
+    Ok(())
+}
+
+/// When to look again: the sync interval, backoff after transient failures (never sooner
+/// than `Retry-After`), nothing for stalled objects (a change of the object or of what it
+/// references triggers them).
+fn requeue(key: &ObjectKey, result: &ServerResult, interval: Duration, ctx: &Ctx) -> Action {
+    let id = key.to_string();
+    let settled = if schedule::is_stalled(&result.status) {
+        ctx.succeeded(&id);
+        Settled::Waiting
+    } else if result.action == ActionKind::Failed {
+        Settled::Transient {
+            failures: ctx.failed(&id),
+            retry_after: result.retry_after,
+        }
+    } else {
+        ctx.succeeded(&id);
+        Settled::Done
+    };
+    match schedule::requeue(settled, interval, rand::random()) {
+        Requeue::After(d) => Action::requeue(d),
+        Requeue::OnChange => Action::await_change(),
+    }
+}
+
+/// Events for what a person wants to know: writes, and a new refusal (not one per
+/// reconcile: only when the Stalled reason or message changes).
+async fn report_events(
+    server: &McpServer,
+    prev: &McpServerStatus,
+    result: &ServerResult,
+    ctx: &Ctx,
+) {
+    let fields: Vec<&str> = result.changes.iter().map(|c| c.field.as_str()).collect();
+    match result.action {
+        ActionKind::Create => {
+            let id = result.external_id.clone().unwrap_or_default();
+            ctx.event(
+                server,
+                false,
+                "Created",
+                "Create",
+                format!("created record {id} in {}", result.registry),
+            )
+            .await;
+        }
+        ActionKind::Patch => {
+            ctx.event(
+                server,
+                false,
+                "Patched",
+                "Patch",
+                format!("patched fields: {}", fields.join(", ")),
+            )
+            .await;
+        }
+        _ => {}
+    }
+    let stalled = |s: &McpServerStatus| {
+        s.conditions
+            .iter()
+            .find(|c| c.type_ == types::STALLED && c.status == "True")
+            .map(|c| (c.reason.clone(), c.message.clone()))
+    };
+    if let Some((reason, message)) = stalled(&result.status)
+        && stalled(prev).as_ref() != Some(&(reason.clone(), message.clone()))
+    {
+        let event_reason = if reason == Reason::Unauthorized.as_str() {
+            "Unauthorized"
+        } else {
+            "Refused"
+        };
+        ctx.event(
+            server,
+            true,
+            event_reason,
+            "Reconcile",
+            format!("{reason}: {message}"),
+        )
+        .await;
+    }
+}
+
+/// The finalizer is present only while `deletionPolicy: Delete` needs it.
+async fn sync_finalizer(server: &McpServer, ctx: &Ctx) -> Result<(), Error> {
+    let has = server.finalizers().iter().any(|f| f == CLEANUP_FINALIZER);
+    let needs = needs_cleanup(&server.spec);
+    if has == needs {
+        return Ok(());
+    }
+    let mut finalizers: Vec<String> = server
+        .finalizers()
+        .iter()
+        .filter(|f| *f != CLEANUP_FINALIZER)
+        .cloned()
+        .collect();
+    if needs {
+        finalizers.push(CLEANUP_FINALIZER.to_string());
+    }
+    patch_finalizers(server, finalizers, ctx).await
+}
+
+async fn patch_finalizers(
+    server: &McpServer,
+    finalizers: Vec<String>,
+    ctx: &Ctx,
+) -> Result<(), Error> {
+    let api: Api<McpServer> =
+        Api::namespaced(ctx.client.clone(), &server.namespace().unwrap_or_default());
+    // The resourceVersion makes it a compare-and-swap: another writer's finalizer is
+    // never lost (a conflict is retried).
+    let patch = json!({"metadata": {
+        "finalizers": finalizers,
+        "resourceVersion": server.resource_version(),
+    }});
+    let params = PatchParams {
+        field_manager: Some(FIELD_MANAGER.into()),
+        ..PatchParams::default()
+    };
+    match api
+        .patch(&server.name_any(), &params, &Patch::Merge(&patch))
+        .await
+    {
+        Ok(_) => Ok(()),
+        Err(kube::Error::Api(s)) if s.code == 404 => Ok(()),
+        Err(e) => Err(Error::Kube(e)),
+    }
+}
+
+/// A McpServer being deleted: delete its record under `deletionPolicy: Delete` (404 counts
+/// as done), then release the finalizer; a 409 keeps it with a Stalled message.
+async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Action, Error> {
+    if !server.finalizers().iter().any(|f| f == CLEANUP_FINALIZER) {
+        return Ok(Action::await_change());
+    }
+    let prev = server.status.clone().unwrap_or_default();
+    let now = Timestamp::now();
+    let input = ServerInput {
+        key: key.clone(),
+        server,
+        prev: prev.clone(),
+    };
+    let (id, name) = match deletion(&server.spec, &prev) {
+        Deletion::Retain(_) | Deletion::NoRecord => return release(server, ctx).await,
+        Deletion::Suspended => return Ok(Action::await_change()),
+        Deletion::Delete { id } => (Some(id), None),
+        Deletion::LookUpThenDelete { name } => (None, Some(name)),
+    };
+    let view = match find_registry(server, key, ctx) {
+        Ok(view) => view,
+        Err(refusal) => return refuse(server, &input, "-", "-", &refusal, now, ctx).await,
+    };
+    let client = match ctx.registry_client(&view).await {
+        Ok(client) => client,
+        Err(refusal) => {
+            return refuse(server, &input, &view.label(), "-", &refusal, now, ctx).await;
+        }
+    };
+    let id = match (id, name) {
+        (Some(id), _) => id,
+        (None, Some(name)) => match client.list_all(Some(&name)).await {
+            Ok(found) if found.is_empty() => return release(server, ctx).await,
+            Ok(found) if found.len() == 1 => found[0].id.clone(),
+            Ok(found) => {
+                let refusal = Refusal {
+                    reason: Reason::Conflict,
+                    message: format!(
+                        "a create was pending and {} records are named {name:?}: set spec.externalId to the one to delete",
+                        found.len()
+                    ),
+                };
+                return refuse(server, &input, &view.label(), "-", &refusal, now, ctx).await;
+            }
+            Err(e) => return Err(Error::Remote(e.message)),
+        },
+        (None, None) => return release(server, ctx).await,
+    };
+    match client.delete(&id).await {
+        Ok(()) => {
+            ctx.event(
+                server,
+                false,
+                "Deleted",
+                "Delete",
+                format!("deleted record {id} from {}", view.label()),
+            )
+            .await;
+            release(server, ctx).await
+        }
+        Err(e) if e.class == ErrorClass::NotFound => release(server, ctx).await,
+        Err(e) if e.class.is_stalled() => {
+            let refusal = Refusal {
+                reason: e.class.reason(),
+                message: format!("the record {id} cannot be deleted: {}", e.message),
+            };
+            refuse(server, &input, &view.label(), "-", &refusal, now, ctx).await
+        }
+        Err(e) => {
+            let failures = ctx.failed(&key.to_string());
+            let settled = Settled::Transient {
+                failures,
+                retry_after: e.retry_after,
+            };
+            let status = engine::next_status(
+                &prev,
+                server.metadata.generation,
+                now,
+                Report::ObserveFailed(&e),
+            );
+            write_if_due(server, &prev, &status, Duration::MAX, now, ctx).await?;
+            match schedule::requeue(
+                settled,
+                interval_of(server, Some(&view), ctx),
+                rand::random(),
+            ) {
+                Requeue::After(d) => Ok(Action::requeue(d)),
+                Requeue::OnChange => Ok(Action::await_change()),
+            }
+        }
+    }
+}
+
+async fn release(server: &McpServer, ctx: &Ctx) -> Result<Action, Error> {
+    let finalizers = server
+        .finalizers()
+        .iter()
+        .filter(|f| *f != CLEANUP_FINALIZER)
+        .cloned()
+        .collect();
+    patch_finalizers(server, finalizers, ctx).await?;
+    Ok(Action::await_change())
+}
