@@ -82,6 +82,8 @@ pub struct Ctx {
     pub clients: Clients,
     pub snapshots: Snapshots,
     pub failures: Mutex<HashMap<String, u32>>,
+    /// The last `reconcile-requested-at` value handled, per McpServer.
+    pub requested: Mutex<HashMap<String, String>>,
     pub settings: Settings,
 }
 
@@ -104,6 +106,7 @@ impl Ctx {
         {
             return Ok(client.clone());
         }
+        tracing::debug!(registry = %view.id, complete, "building the registry's HTTP client");
         let client = reconcile::connect(view, &self.secrets, None).await?;
         let previous = self
             .clients

@@ -308,6 +308,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         clients: Default::default(),
         snapshots: Default::default(),
         failures: Default::default(),
+        requested: Default::default(),
         settings: Settings {
             default_sync_interval: opts.default_sync_interval,
         },
@@ -367,10 +368,19 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         tasks.spawn(drain(controller));
     }
 
-    for store in &stores.registries {
-        wait_ready(store).await;
+    let caches = async {
+        for store in &stores.registries {
+            wait_ready(store).await;
+        }
+        wait_ready(&cluster_reader).await;
+    };
+    tokio::select! {
+        () = caches => {}
+        () = shutdown.cancelled() => {
+            while tasks.join_next().await.is_some() {}
+            return Ok(());
+        }
     }
-    wait_ready(&cluster_reader).await;
     tracing::debug!("registry caches ready");
 
     for (reader, stream, secret_stream, ns) in server_streams {

@@ -12,7 +12,9 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use crate::api::conditions::{Reason, types};
-use crate::api::{CLEANUP_FINALIZER, McpServer, McpServerStatus, RegistryKind};
+use crate::api::{
+    CLEANUP_FINALIZER, McpServer, McpServerStatus, RECONCILE_REQUESTED_AT, RegistryKind,
+};
 use crate::controller::Error;
 use crate::controller::context::Ctx;
 use crate::controller::index::{cluster_view, namespaced_view};
@@ -78,7 +80,10 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
     let registry = SnapshotRegistry {
         client,
         snapshot: ctx.snapshots.of(&view.id),
+        // The listing is read at most once per interval; a server's view of the record is
+        // then never older than one interval.
         max_age: interval,
+        live: check_requested(&server, &key, &ctx),
     };
     let owners = StoreOwners {
         stores: &ctx.stores.servers,
@@ -107,6 +112,16 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
     write_if_due(&server, &stored, &result.status, interval, now, &ctx).await?;
     report_events(&server, &prev, &result, &ctx).await;
     Ok(requeue(&key, &result, interval, &ctx))
+}
+
+/// Whether a new `mcpsync.dev/reconcile-requested-at` value asks for a check against the
+/// registry itself rather than the snapshot.
+fn check_requested(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> bool {
+    let Some(value) = server.annotations().get(RECONCILE_REQUESTED_AT) else {
+        return false;
+    };
+    let previous = ctx.requested.lock().insert(key.to_string(), value.clone());
+    previous.as_deref() != Some(value.as_str())
 }
 
 /// The registry a server names, from the caches: missing, not allowed for its namespace,

@@ -42,6 +42,20 @@ impl Snapshots {
         self.map.lock().entry(id.clone()).or_default().clone()
     }
 
+    /// Whether the registry's listing was read within `age` (an authenticated call that
+    /// succeeded): a registry check can then skip its own call.
+    pub fn fresh(&self, id: &RegistryId, age: Duration) -> bool {
+        let Some(snapshot) = self.map.lock().get(id).cloned() else {
+            return false;
+        };
+        snapshot
+            .state
+            .try_lock()
+            .ok()
+            .and_then(|s| s.fetched)
+            .is_some_and(|t| t.elapsed() < age)
+    }
+
     /// Forgets a registry's listing (its spec or credentials changed).
     pub fn forget(&self, id: &RegistryId) {
         self.map.lock().remove(id);
@@ -60,18 +74,26 @@ impl Snapshots {
 }
 
 /// The registry as one reconcile sees it: reads by id from the snapshot (no older than
-/// `max_age`), everything else live; writes update the snapshot.
+/// `max_age`), everything else live; writes update the snapshot. `live` reads the record
+/// itself (a check someone asked for with the `reconcile-requested-at` annotation).
 pub struct SnapshotRegistry {
     pub client: RegistryClient,
     pub snapshot: Arc<Snapshot>,
     pub max_age: Duration,
+    pub live: bool,
 }
 
 impl SnapshotRegistry {
     async fn lookup(&self, id: &str) -> Result<RemoteRecord, RemoteError> {
+        if self.live {
+            let record = self.client.get(id).await?;
+            self.remember(&record).await;
+            return Ok(record);
+        }
         let mut state = self.snapshot.state.lock().await;
         let stale = state.fetched.is_none_or(|t| t.elapsed() >= self.max_age);
         if stale {
+            tracing::debug!(age = ?state.fetched.map(|t| t.elapsed()), max_age = ?self.max_age, "reading the registry's listing");
             match self.client.list_all(None).await {
                 Ok(records) => {
                     state.by_id = records.into_iter().map(|r| (r.id.clone(), r)).collect();

@@ -189,6 +189,10 @@ struct State {
     provider_latency: BTreeMap<Provider, Duration>,
     queue: VecDeque<NextFault>,
     buckets: BTreeMap<Provider, Bucket>,
+    /// How long an `after` fault holds its answer once the provider has handled the
+    /// request: a window in which the change is made but its answer not yet sent (tests
+    /// stop a client there).
+    after_hold: Duration,
 }
 
 /// The current faults, as the admin API shows them.
@@ -259,6 +263,15 @@ impl Faults {
                 state.provider_latency.insert(p, latency);
             }
         }
+    }
+
+    /// Holds the answer of every `after` fault this long after the provider handled it.
+    pub fn set_after_hold(&self, hold: Duration) {
+        self.state.lock().after_hold = hold;
+    }
+
+    pub fn after_hold(&self) -> Duration {
+        self.state.lock().after_hold
     }
 
     pub fn push_next(&self, fault: NextFault) {

@@ -73,11 +73,13 @@ pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Res
         } => {
             // The provider's answer is discarded: the client sees only the fault.
             let _ = pass(&gate, parts, bytes, next).await;
+            tokio::time::sleep(gate.sim.faults.after_hold()).await;
             fault_response(gate.provider, status, retry_after, None)
         }
         Verdict::DropAfter => {
             let kill = parts.extensions.get::<ConnectionKill>().cloned();
             let _ = pass(&gate, parts, bytes, next).await;
+            tokio::time::sleep(gate.sim.faults.after_hold()).await;
             gate.sim.log.record(entry);
             return drop_connection(kill.as_ref()).await;
         }

@@ -47,6 +47,8 @@ pub struct Env {
 
 static ENV: OnceLock<Env> = OnceLock::new();
 static CRDS: Mutex<bool> = Mutex::new(false);
+static RBAC: Mutex<bool> = Mutex::new(false);
+static OPERATOR_KUBECONFIG: OnceLock<PathBuf> = OnceLock::new();
 
 /// The shared API server, started on first use.
 pub fn env() -> &'static Env {
@@ -225,6 +227,53 @@ impl Env {
         self.kubectl(&wait);
         self.wait_for_policy();
         *installed = true;
+    }
+
+    /// Applies the operator's RBAC as the project ships it (`config/rbac.yaml`), once.
+    pub fn install_rbac(&self) {
+        let mut installed = RBAC.lock().unwrap_or_else(|e| e.into_inner());
+        if *installed {
+            return;
+        }
+        let rbac = repo_root().join("config/rbac.yaml");
+        self.kubectl(&["apply", "-f", &rbac.to_string_lossy()]);
+        *installed = true;
+    }
+
+    /// A kubeconfig file with the operator's identity, for `mcpsync run --kubeconfig`
+    /// (on an existing cluster: the admin config impersonating the operator).
+    pub fn operator_kubeconfig_file(&self) -> PathBuf {
+        if let Some(path) = &self.operator_kubeconfig {
+            return path.clone();
+        }
+        OPERATOR_KUBECONFIG
+            .get_or_init(|| {
+                let mut kubeconfig =
+                    Kubeconfig::read_from(&self.admin_kubeconfig).expect("admin kubeconfig reads");
+                for auth in kubeconfig.auth_infos.iter_mut() {
+                    if let Some(info) = auth.auth_info.as_mut() {
+                        info.impersonate = Some(OPERATOR_USER.to_string());
+                        info.impersonate_groups = Some(vec![
+                            "system:serviceaccounts".into(),
+                            "system:serviceaccounts:mcpsync-system".into(),
+                            "system:authenticated".into(),
+                        ]);
+                    }
+                }
+                let path = std::env::temp_dir().join(format!(
+                    "mcpsync-operator-{}.kubeconfig",
+                    std::process::id()
+                ));
+                let yaml = serde_saphyr::to_string(&kubeconfig).expect("kubeconfig serializes");
+                std::fs::write(&path, yaml).expect("write operator kubeconfig");
+                path
+            })
+            .clone()
+    }
+
+    /// The API server's audit log (writes only), when this process's server keeps one.
+    pub fn audit_log(&self) -> Option<PathBuf> {
+        self.dir.as_ref().map(|d| d.join("audit.log"))
     }
 
     /// A new ValidatingAdmissionPolicy takes a moment to be in force: wait until a
