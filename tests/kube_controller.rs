@@ -862,3 +862,46 @@ async fn steady_state_costs_only_list_pages_and_last_sync_writes() {
     }
     let _ = Secret::default();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_delete_refused_with_409_keeps_the_finalizer_and_is_retried() {
+    let w = World::with("ctl-409del", SimConfig::default(), "10s").await;
+    w.pais_registry();
+    w.apply(&token_secret("Bearer t"));
+    w.apply(PAIS_SERVER);
+    let status = w.wait_status("docs", "Ready", ready).await;
+    let id = status.external_id.unwrap();
+    // PAIS answers 409 while the server's tools are linked to an agent.
+    w.sim.faults().push_next(NextFault {
+        provider: Some(Provider::Pais),
+        status: 409,
+        retry_after: None,
+        count: 1,
+        drop: false,
+        after: false,
+    });
+    w.servers()
+        .delete("docs", &DeleteParams::default())
+        .await
+        .unwrap();
+    let status = w
+        .wait_status("docs", "Conflict on delete", stalled_with("Conflict"))
+        .await;
+    let message = status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "Stalled")
+        .map(|c| c.message.clone())
+        .unwrap_or_default();
+    assert!(message.contains("cannot be deleted"), "{message}");
+    let server = w.servers().get("docs").await.unwrap();
+    assert!(server.finalizers().contains(&CLEANUP_FINALIZER.to_string()));
+    assert!(w.sim.stored_record(Provider::Pais, &id).is_some());
+    // The cause goes away (the fault was one answer): the next try deletes it.
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while w.servers().get_opt("docs").await.unwrap().is_some() {
+        assert!(Instant::now() < deadline, "the delete is never retried");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    assert!(w.sim.stored_record(Provider::Pais, &id).is_none());
+}

@@ -413,11 +413,15 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
         }
         Err(e) if e.class == ErrorClass::NotFound => release(server, ctx).await,
         Err(e) if e.class.is_stalled() => {
+            // 409 (the record is in use), 401/403: the finalizer stays, the condition says
+            // why, and the delete is tried again each interval (the cause may go away
+            // without any change to the object).
             let refusal = Refusal {
                 reason: e.class.reason(),
                 message: format!("the record {id} cannot be deleted: {}", e.message),
             };
-            refuse(server, &input, &view.label(), "-", &refusal, now, ctx).await
+            refuse(server, &input, &view.label(), "-", &refusal, now, ctx).await?;
+            Ok(Action::requeue(interval_of(server, Some(&view), ctx)))
         }
         Err(e) => {
             let failures = ctx.failed(&key.to_string());
