@@ -5,6 +5,7 @@ pub mod api;
 pub mod controller;
 pub mod engine;
 pub mod local;
+pub mod ops;
 pub mod provider;
 pub mod reconcile;
 pub mod secret;

@@ -71,6 +71,45 @@ struct RunArgs {
     /// Kubeconfig context to use.
     #[arg(long)]
     context: Option<String>,
+    /// Where `/metrics` (Prometheus) is served; `off` serves none.
+    #[arg(long, env = "MCPSYNC_METRICS_ADDR", default_value = "0.0.0.0:8080")]
+    metrics_addr: String,
+    /// Where `/healthz` (alive) and `/readyz` (caches synced, or a healthy standby) are
+    /// served; `off` serves none.
+    #[arg(long, env = "MCPSYNC_PROBE_ADDR", default_value = "0.0.0.0:8081")]
+    probe_addr: String,
+    /// Run only while holding a Lease, so that one of several replicas reconciles.
+    #[arg(long, env = "MCPSYNC_LEADER_ELECT")]
+    leader_elect: bool,
+    /// Namespace of the Lease (default: the pod's, from POD_NAMESPACE).
+    #[arg(long, env = "POD_NAMESPACE")]
+    leader_election_namespace: Option<String>,
+    /// Name of the Lease.
+    #[arg(long, default_value = "mcpsync")]
+    leader_election_id: String,
+    /// Log level of mcpsync's own messages (`error`, `warn`, `info`, `debug`, `trace`);
+    /// `RUST_LOG`, when set, wins.
+    #[arg(long, env = "MCPSYNC_LOG_LEVEL", default_value = "info")]
+    log_level: String,
+    /// `json` (one object per line), `text`, or `auto`: JSON unless stderr is a terminal.
+    #[arg(long, env = "MCPSYNC_LOG_FORMAT", value_enum, default_value = "auto")]
+    log_format: LogFormat,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Auto,
+    Json,
+    Text,
+}
+
+fn parse_addr(flag: &str, text: &str) -> anyhow::Result<Option<std::net::SocketAddr>> {
+    if text == "off" || text == "0" {
+        return Ok(None);
+    }
+    text.parse().map(Some).map_err(|_| {
+        anyhow::anyhow!("{flag} {text:?} is not an address such as 0.0.0.0:8080, or off")
+    })
 }
 
 fn parse_interval(text: &str) -> Result<std::time::Duration, String> {
@@ -111,8 +150,11 @@ impl FileArgs {
 }
 
 fn main() -> ExitCode {
-    init_logging();
     let cli = Cli::parse();
+    match &cli.command {
+        Command::Run(args) => init_logging(&args.log_level, args.log_format),
+        _ => init_logging("warn", LogFormat::Text),
+    }
     let result = match cli.command {
         Command::Crds => mcpsync::api::crds_yaml()
             .map(|yaml| {
@@ -140,15 +182,31 @@ fn main() -> ExitCode {
     }
 }
 
-/// Logs go to stderr; `RUST_LOG` sets the level (default `warn`).
-fn init_logging() {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn"));
-    tracing_subscriber::fmt()
+/// Logs go to stderr. `RUST_LOG` sets the filter when present; otherwise `level` applies
+/// to mcpsync's own messages and `warn` to its libraries'.
+fn init_logging(level: &str, format: LogFormat) {
+    use std::io::IsTerminal;
+    let from_env = std::env::var("RUST_LOG")
+        .ok()
+        .filter(|v| !v.trim().is_empty())
+        .and_then(|v| tracing_subscriber::EnvFilter::try_new(v).ok());
+    let filter = from_env.unwrap_or_else(|| {
+        tracing_subscriber::EnvFilter::try_new(format!("warn,mcpsync={level}"))
+            .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn,mcpsync=info"))
+    });
+    let json = match format {
+        LogFormat::Json => true,
+        LogFormat::Text => false,
+        LogFormat::Auto => !std::io::stderr().is_terminal(),
+    };
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init()
-        .ok();
+        .with_writer(std::io::stderr);
+    if json {
+        builder.json().flatten_event(true).try_init().ok();
+    } else {
+        builder.try_init().ok();
+    }
 }
 
 fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
@@ -217,14 +275,35 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<ExitCode> {
         tracing::info!("shutting down: finishing the reconciles in flight");
         signal.cancel();
     });
-    let options = mcpsync::controller::Options {
-        namespaces: args.namespaces,
-        selector: args.selector,
-        concurrency: args.concurrency.max(1),
-        default_sync_interval: args.sync_interval,
-        instance: std::env::var("POD_NAME").ok(),
+    let identity = std::env::var("POD_NAME").ok();
+    let leader = if args.leader_elect {
+        let namespace = args.leader_election_namespace.clone().ok_or_else(|| {
+            anyhow::anyhow!("--leader-elect needs --leader-election-namespace (or POD_NAMESPACE)")
+        })?;
+        Some(mcpsync::ops::LeaderOptions {
+            namespace,
+            lease: args.leader_election_id.clone(),
+            identity: identity
+                .clone()
+                .unwrap_or_else(|| format!("mcpsync-{}", uuid::Uuid::new_v4().simple())),
+        })
+    } else {
+        None
     };
-    mcpsync::controller::run(client, options, shutdown).await?;
+    let options = mcpsync::ops::OperatorOptions {
+        controller: mcpsync::controller::Options {
+            namespaces: args.namespaces,
+            selector: args.selector,
+            concurrency: args.concurrency.max(1),
+            default_sync_interval: args.sync_interval,
+            instance: identity,
+            ready: None,
+        },
+        metrics_addr: parse_addr("--metrics-addr", &args.metrics_addr)?,
+        probe_addr: parse_addr("--probe-addr", &args.probe_addr)?,
+        leader,
+    };
+    mcpsync::ops::run(client, options, shutdown).await?;
     Ok(ExitCode::SUCCESS)
 }
 

@@ -25,27 +25,62 @@ struct Operator {
 
 impl Operator {
     fn start(namespace: &str, sync_interval: &str) -> Operator {
+        Operator::start_with(namespace, sync_interval, &[], &[])
+    }
+
+    /// With more arguments and environment variables; endpoints on free loopback ports
+    /// unless `args` names them.
+    fn start_with(
+        namespace: &str,
+        sync_interval: &str,
+        args: &[&str],
+        vars: &[(&str, &str)],
+    ) -> Operator {
         let log = std::env::temp_dir().join(format!(
             "mcpsync-operator-{namespace}-{}.log",
             uuid::Uuid::new_v4().simple()
         ));
         let file = std::fs::File::create(&log).expect("operator log");
-        let child = Command::new(env!("CARGO_BIN_EXE_mcpsync"))
-            .args([
-                "run",
-                "--namespace",
-                namespace,
-                "--sync-interval",
-                sync_interval,
-            ])
-            .arg("--kubeconfig")
-            .arg(env().operator_kubeconfig_file())
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_mcpsync"));
+        cmd.args([
+            "run",
+            "--namespace",
+            namespace,
+            "--sync-interval",
+            sync_interval,
+        ])
+        .arg("--kubeconfig")
+        .arg(env().operator_kubeconfig_file());
+        if !args.contains(&"--metrics-addr") {
+            cmd.args([
+                "--metrics-addr",
+                "127.0.0.1:0",
+                "--probe-addr",
+                "127.0.0.1:0",
+            ]);
+        }
+        cmd.args(args)
             .env("RUST_LOG", "mcpsync=debug,kube=warn")
+            .envs(vars.iter().copied())
             .stdout(Stdio::from(file.try_clone().expect("log handle")))
-            .stderr(Stdio::from(file))
-            .spawn()
-            .expect("mcpsync run starts");
+            .stderr(Stdio::from(file));
+        let child = cmd.spawn().expect("mcpsync run starts");
         Operator { child, log }
+    }
+
+    /// SIGTERM, as Kubernetes stops a pod; returns the exit status.
+    fn terminate(&mut self) -> Option<std::process::ExitStatus> {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(40);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        None
     }
 
     /// SIGKILL: no graceful shutdown, as a crashed pod.
@@ -904,4 +939,212 @@ async fn a_delete_refused_with_409_keeps_the_finalizer_and_is_retried() {
         tokio::time::sleep(Duration::from_millis(250)).await;
     }
     assert!(w.sim.stored_record(Provider::Pais, &id).is_none());
+}
+
+/// A free loopback port.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port")
+}
+
+async fn http_get(url: &str) -> Option<(u16, String)> {
+    let answer = reqwest::get(url).await.ok()?;
+    let status = answer.status().as_u16();
+    Some((status, answer.text().await.unwrap_or_default()))
+}
+
+async fn wait_http(url: &str, status: u16) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some((s, body)) = http_get(url).await
+            && s == status
+        {
+            return body;
+        }
+        assert!(Instant::now() < deadline, "{url} never answered {status}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_probes_and_json_logs() {
+    let mut w = World::start("ctl-ops").await;
+    // Replace the default operator with one on known ports.
+    w.operator = None;
+    let (metrics, probes) = (free_port(), free_port());
+    let metrics_addr = format!("127.0.0.1:{metrics}");
+    let probe_addr = format!("127.0.0.1:{probes}");
+    w.operator = Some(Operator::start_with(
+        &w.ns.name,
+        "30s",
+        &["--metrics-addr", &metrics_addr, "--probe-addr", &probe_addr],
+        &[("RUST_LOG", "")],
+    ));
+    wait_http(&format!("http://{probe_addr}/healthz"), 200).await;
+    wait_http(&format!("http://{probe_addr}/readyz"), 200).await;
+    w.composio_registry();
+    w.apply(
+        "apiVersion: mcpsync.dev/v1alpha1
+kind: McpServer
+metadata: {name: measured, namespace: NS}
+spec:
+  registryRef: {name: composio}
+  displayName: measured-tools
+  toolkits: [github]
+",
+    );
+    w.wait_status("measured", "Ready", ready).await;
+    let text = wait_http(&format!("http://{metrics_addr}/metrics"), 200).await;
+    for needle in [
+        "controller_runtime_reconcile_total{controller=\"mcpserver\",result=\"success\"}",
+        "controller_runtime_reconcile_total{controller=\"mcpregistry\",result=\"success\"}",
+        "controller_runtime_reconcile_time_seconds_count{controller=\"mcpserver\"}",
+        "controller_runtime_active_workers{controller=\"mcpserver\"}",
+        "mcpsync_registry_requests_total{provider=\"composio\",operation=\"create\",code=\"201\"} 1",
+        "mcpsync_registry_request_duration_seconds_count{provider=\"composio\",operation=\"create\"} 1",
+        "mcpsync_servers{ready=\"True\",reason=\"Synced\",availability=\"Unknown\"} 1",
+        "mcpsync_snapshot_age_seconds{registry=\"McpRegistry/",
+    ] {
+        assert!(text.contains(needle), "/metrics lacks {needle}:\n{text}");
+    }
+    // Logs: JSON (stderr is not a terminal), at the default level.
+    let logs = w.operator.as_ref().unwrap().logs();
+    let lines: Vec<&str> = logs.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert!(!lines.is_empty());
+    for line in &lines {
+        let v: Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"));
+        assert!(
+            v.get("level").is_some() && v.get("timestamp").is_some(),
+            "{line}"
+        );
+    }
+    // SIGTERM: a clean exit, well within the grace period.
+    let started = Instant::now();
+    let status = w
+        .operator
+        .as_mut()
+        .unwrap()
+        .terminate()
+        .expect("exits after SIGTERM");
+    assert!(status.success(), "{status:?}");
+    assert!(
+        started.elapsed() < Duration::from_secs(26),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_leader_reconciles_and_a_standby_takes_over_at_once_on_sigterm() {
+    let mut w = World::start("ctl-lease").await;
+    w.operator = None;
+    // What the chart grants in the release namespace: the Lease.
+    w.apply(
+        "apiVersion: rbac.authorization.k8s.io/v1
+kind: Role
+metadata: {name: mcpsync-leader, namespace: NS}
+rules:
+  - apiGroups: [coordination.k8s.io]
+    resources: [leases]
+    verbs: [get, list, watch, create, update, patch]
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: RoleBinding
+metadata: {name: mcpsync-leader, namespace: NS}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: mcpsync-leader}
+subjects:
+  - {kind: ServiceAccount, name: mcpsync, namespace: mcpsync-system}
+",
+    );
+    let ns = w.ns.name.clone();
+    let elect = [
+        "--leader-elect",
+        "--leader-election-namespace",
+        &ns,
+        "--leader-election-id",
+        "mcpsync",
+    ];
+    let leases: Api<k8s_openapi::api::coordination::v1::Lease> =
+        Api::namespaced(w.client.clone(), &ns);
+    let holder = || async {
+        leases
+            .get_opt("mcpsync")
+            .await
+            .ok()
+            .flatten()
+            .and_then(|l| l.spec)
+            .and_then(|s| s.holder_identity)
+    };
+    let mut a = Operator::start_with(&ns, "30s", &elect, &[("POD_NAME", "op-a")]);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while holder().await.as_deref() != Some("op-a") {
+        assert!(Instant::now() < deadline, "op-a never leads:\n{}", a.logs());
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let (b_probe, b_metrics) = (free_port(), free_port());
+    let b_probe_addr = format!("127.0.0.1:{b_probe}");
+    let b_metrics_addr = format!("127.0.0.1:{b_metrics}");
+    let mut b_args = elect.to_vec();
+    b_args.extend([
+        "--metrics-addr",
+        &b_metrics_addr,
+        "--probe-addr",
+        &b_probe_addr,
+    ]);
+    let b = Operator::start_with(&ns, "30s", &b_args, &[("POD_NAME", "op-b")]);
+    // A healthy standby is ready, and does not reconcile.
+    wait_http(&format!("http://{b_probe_addr}/readyz"), 200).await;
+    w.composio_registry();
+    w.apply(
+        "apiVersion: mcpsync.dev/v1alpha1
+kind: McpServer
+metadata: {name: led, namespace: NS}
+spec:
+  registryRef: {name: composio}
+  displayName: led-tools
+  toolkits: [github]
+",
+    );
+    w.wait_status("led", "Ready", ready).await;
+    assert!(
+        !b.logs().contains("controllers started"),
+        "the standby reconciles:\n{}",
+        b.logs()
+    );
+    let metrics = wait_http(&format!("http://{b_metrics_addr}/metrics"), 200).await;
+    assert!(
+        !metrics.contains("controller_runtime_reconcile_total{"),
+        "{metrics}"
+    );
+
+    // SIGTERM the leader: it releases the Lease and the standby leads at once (the Lease
+    // would otherwise expire only after 15 s).
+    let stopped = Instant::now();
+    let status = a.terminate().expect("the leader exits");
+    assert!(status.success(), "{status:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while holder().await.as_deref() != Some("op-b") {
+        assert!(Instant::now() < deadline, "op-b never leads:\n{}", b.logs());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let took = stopped.elapsed();
+    eprintln!("leader hand-over took {took:?}");
+    assert!(took < Duration::from_secs(10), "hand-over took {took:?}");
+    // The new leader reconciles.
+    w.servers()
+        .patch(
+            "led",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"displayName": "led-tools-2"}})),
+        )
+        .await
+        .unwrap();
+    w.wait_status("led", "the change applied by op-b", |s| {
+        s.observed_generation == Some(2) && ready(s)
+    })
+    .await;
+    w.operator = Some(b);
 }

@@ -321,6 +321,18 @@ pub enum Availability {
     Unknown,
 }
 
+impl Availability {
+    /// The value as written in status.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Availability::Available => "Available",
+            Availability::Unavailable => "Unavailable",
+            Availability::Pending => "Pending",
+            Availability::Unknown => "Unknown",
+        }
+    }
+}
+
 /// The last PATCH (or create) sent to the registry.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]

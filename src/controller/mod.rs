@@ -49,6 +49,8 @@ pub struct Options {
     pub default_sync_interval: Duration,
     /// Name of this instance in events (the pod name in a cluster).
     pub instance: Option<String>,
+    /// Set once the caches are synced and the controllers run (`/readyz`).
+    pub ready: Option<Arc<std::sync::atomic::AtomicBool>>,
 }
 
 /// A failed reconcile; retried with backoff. The variant is the metric label.
@@ -166,6 +168,20 @@ fn error_policy<K: Resource<DynamicType = ()>>(
         Requeue::After(d) => Action::requeue(d),
         Requeue::OnChange => Action::await_change(),
     }
+}
+
+/// A reconcile, counted and timed under controller-runtime's metric names.
+async fn timed(
+    controller: &'static str,
+    reconcile: impl std::future::Future<Output = Result<Action, Error>>,
+) -> Result<Action, Error> {
+    let timer = crate::ops::metrics::ReconcileTimer::start(controller);
+    let result = reconcile.await;
+    match &result {
+        Ok(_) => timer.finish("success", None),
+        Err(e) => timer.finish("error", Some(e.label())),
+    }
+    result
 }
 
 /// Drains a controller's results, logging failures.
@@ -364,7 +380,11 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
                     .collect::<Vec<_>>()
             })
             .graceful_shutdown_on(shutdown.clone().cancelled_owned())
-            .run(registry::reconcile_namespaced, error_policy, ctx.clone());
+            .run(
+                |o, c| timed("mcpregistry", registry::reconcile_namespaced(o, c)),
+                error_policy,
+                ctx.clone(),
+            );
         tasks.spawn(drain(controller));
     }
 
@@ -440,10 +460,17 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
                     .collect::<Vec<_>>()
             })
             .graceful_shutdown_on(shutdown.clone().cancelled_owned())
-            .run(server::reconcile, error_policy, ctx.clone());
+            .run(
+                |o, c| timed("mcpserver", server::reconcile(o, c)),
+                error_policy,
+                ctx.clone(),
+            );
         tasks.spawn(drain(controller));
     }
     tracing::info!(namespaces = ?opts.namespaces, "controllers started");
+    if let Some(ready) = &opts.ready {
+        ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
     while tasks.join_next().await.is_some() {}
     Ok(())
 }

@@ -111,7 +111,59 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
     };
     write_if_due(&server, &stored, &result.status, interval, now, &ctx).await?;
     report_events(&server, &prev, &result, &ctx).await;
+    record_metrics(&key, &result, &ctx);
     Ok(requeue(&key, &result, interval, &ctx))
+}
+
+/// PATCHes, drift and the server's state for `/metrics`.
+fn record_metrics(key: &ObjectKey, result: &ServerResult, ctx: &Ctx) {
+    use crate::ops::metrics::{ProviderLabels, RegistryLabels, ServerLabels, metrics};
+    let m = metrics();
+    let provider = ProviderLabels {
+        provider: result.provider.clone(),
+    };
+    match result.action {
+        ActionKind::Patch => {
+            m.patches.get_or_create(&provider).inc();
+            m.patched_fields
+                .get_or_create(&provider)
+                .inc_by(result.changes.len() as u64);
+            m.drift.get_or_create(&provider).inc();
+        }
+        ActionKind::Drift => {
+            m.drift.get_or_create(&provider).inc();
+        }
+        _ => {}
+    }
+    let (ready, reason) = condition(&result.status, types::READY);
+    let availability = result
+        .status
+        .availability
+        .unwrap_or_default()
+        .as_str()
+        .to_string();
+    m.server_state(
+        &key.to_string(),
+        Some(ServerLabels {
+            ready,
+            reason,
+            availability,
+        }),
+    );
+    for (registry, age) in ctx.snapshots.ages() {
+        m.snapshot_age
+            .get_or_create(&RegistryLabels { registry })
+            .set(age.as_secs_f64());
+    }
+}
+
+fn condition(status: &McpServerStatus, type_: &str) -> (String, String) {
+    status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == type_)
+        .map(|c| (c.status.clone(), c.reason.clone()))
+        .unwrap_or_else(|| ("Unknown".into(), String::new()))
 }
 
 /// Whether a new `mcpsync.dev/reconcile-requested-at` value asks for a check against the
@@ -449,6 +501,7 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
 }
 
 async fn release(server: &McpServer, ctx: &Ctx) -> Result<Action, Error> {
+    crate::ops::metrics::metrics().server_state(&key_of(server).to_string(), None);
     let finalizers = server
         .finalizers()
         .iter()

@@ -302,7 +302,7 @@ impl RegistryClient {
     /// The record with `id`; a soft-deleted record counts as `NotFound`.
     pub async fn get(&self, id: &str) -> Result<RemoteRecord, RemoteError> {
         let spec = self.model().get_request(id);
-        let body = self.call(&spec).await?;
+        let body = self.call(&spec, "get").await?;
         if self.model().is_deleted(&body) {
             return Err(self.error(&spec, ErrorClass::NotFound, None, "the record is deleted"));
         }
@@ -350,7 +350,7 @@ impl RegistryClient {
         };
         for _ in 0..max_pages {
             let spec = model.list_request(cursor.as_ref(), name);
-            let body = self.call(&spec).await?;
+            let body = self.call(&spec, "list").await?;
             let page = model
                 .parse_list(&body, cursor.as_ref())
                 .map_err(|e| self.error(&spec, ErrorClass::Unreachable, None, &e.to_string()))?;
@@ -393,7 +393,7 @@ impl RegistryClient {
                 message: format!("{}: {}: {}", self.registry(), v.path, v.rule),
                 retry_after: None,
             })?;
-        let body = self.call(&spec).await?;
+        let body = self.call(&spec, "create").await?;
         self.decode_record(&spec, &body)
     }
 
@@ -405,7 +405,7 @@ impl RegistryClient {
         ctx: &WriteContext,
     ) -> Result<RemoteRecord, RemoteError> {
         let spec = self.model().patch_request(id, changes, ctx);
-        let body = self.call(&spec).await?;
+        let body = self.call(&spec, "patch").await?;
         self.decode_record(&spec, &body)
     }
 
@@ -413,7 +413,7 @@ impl RegistryClient {
     /// counts as done.
     pub async fn delete(&self, id: &str) -> Result<(), RemoteError> {
         let spec = self.model().delete_request(id);
-        self.call(&spec).await.map(|_| ())
+        self.call(&spec, "delete").await.map(|_| ())
     }
 
     fn registry(&self) -> &'static str {
@@ -451,7 +451,11 @@ impl RegistryClient {
 
     /// Sends `spec` with rate limit and retries; the decoded JSON answer (`Null` when
     /// empty).
-    async fn call(&self, spec: &RequestSpec) -> Result<Value, RemoteError> {
+    async fn call(
+        &self,
+        spec: &RequestSpec,
+        operation: &'static str,
+    ) -> Result<Value, RemoteError> {
         let config = &self.inner.config;
         let mut backoff = ExponentialBuilder::new()
             .with_min_delay(config.min_backoff)
@@ -461,7 +465,7 @@ impl RegistryClient {
             .build();
         let mut attempt: u32 = 1;
         loop {
-            let failure = match self.attempt(spec).await {
+            let failure = match self.attempt(spec, operation).await {
                 Ok(value) => return Ok(value),
                 Err(f) => f,
             };
@@ -498,10 +502,15 @@ impl RegistryClient {
     }
 
     /// One try: wait for a token, send, read the answer within the size cap, classify.
-    async fn attempt(&self, spec: &RequestSpec) -> Result<Value, Failure> {
+    async fn attempt(&self, spec: &RequestSpec, operation: &'static str) -> Result<Value, Failure> {
+        let metrics = crate::ops::metrics::metrics();
         self.wait_for_pause().await;
-        self.inner.limiter.until_ready().await;
+        if self.inner.limiter.check().is_err() {
+            metrics.rate_limit_wait(self.registry());
+            self.inner.limiter.until_ready().await;
+        }
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
+        let started = std::time::Instant::now();
         let mut request = self
             .inner
             .http
@@ -513,11 +522,17 @@ impl RegistryClient {
         if let Some(body) = &spec.body {
             request = request.json(body);
         }
-        let response = request
-            .send()
-            .await
-            .map_err(|e| self.transport_failure(spec, &e))?;
+        let response = request.send().await.map_err(|e| {
+            metrics.registry_call(self.registry(), operation, "error", started.elapsed());
+            self.transport_failure(spec, &e)
+        })?;
         let status = response.status();
+        metrics.registry_call(
+            self.registry(),
+            operation,
+            status.as_str(),
+            started.elapsed(),
+        );
         tracing::debug!(
             registry = self.registry(),
             method = method_name(spec.method),
@@ -553,7 +568,8 @@ impl RegistryClient {
             .paused_until
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner());
-        if let Some(until) = until {
+        if let Some(until) = until.filter(|u| *u > Instant::now()) {
+            crate::ops::metrics::metrics().rate_limit_wait(self.registry());
             tokio::time::sleep_until(until).await;
         }
     }
