@@ -15,6 +15,7 @@ import (
 	"github.com/fluxcd/pkg/apis/kustomize"
 	"github.com/fluxcd/pkg/runtime/cel"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	kjson "sigs.k8s.io/json"
 	"sigs.k8s.io/yaml"
 )
 
@@ -26,9 +27,16 @@ func fluxReader(t *testing.T) engine.StatusReader {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Decoded as the API server decodes a Kustomization: field names are case-sensitive,
+	// and an unknown field (a misspelt inProgress) is an error here rather than dropped.
+	js, err := yaml.YAMLToJSON(b)
+	if err != nil {
+		t.Fatalf("%s is not YAML: %v", fluxExprs, err)
+	}
 	var checks []kustomize.CustomHealthCheck
-	if err := yaml.UnmarshalStrict(b, &checks); err != nil {
-		t.Fatalf("%s is not a healthCheckExprs list: %v", fluxExprs, err)
+	strict, err := kjson.UnmarshalStrict(js, &checks, kjson.DisallowUnknownFields)
+	if err != nil || len(strict) > 0 {
+		t.Fatalf("%s is not a healthCheckExprs list: %v %v", fluxExprs, err, strict)
 	}
 	newReader, err := cel.NewStatusReader(checks)
 	if err != nil {
