@@ -12,7 +12,7 @@ export KUBE_VERSION
 # Builds (or reuses from ~/.cache/mcpsync) kube-apiserver, etcd, kubectl and kubetest; prints their folder.
 KUBE_BIN = $$(bash tests/kube/build.sh)
 
-.PHONY: help build test fmt fmt-check clippy unit doctest kube kube-bin crds crds-check demo bench e2e
+.PHONY: help build test fmt fmt-check clippy unit doctest gitops kube kube-bin crds crds-check demo bench e2e
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -20,7 +20,7 @@ help: ## list the targets
 build: ## compile the mcpsync binary (debug)
 	$(CARGO) build
 
-test: fmt-check clippy doctest unit kube ## everything CI runs: fmt check, clippy -D warnings, all tests, real-API-server tests
+test: fmt-check clippy doctest unit gitops kube ## everything CI runs: fmt check, clippy -D warnings, all tests, real-API-server tests
 
 fmt: ## format the code
 	$(CARGO) fmt
@@ -33,6 +33,9 @@ clippy: ## lint, warnings are errors
 
 unit: ## unit and integration tests that need no API server (nextest when available)
 	$(CARGO) $(TEST_RUNNER) --lib --bins $(addprefix --test ,$(OFFLINE_TESTS))
+
+gitops: ## the Argo CD (gopher-lua) and Flux (runtime/cel) health checks of deploy/
+	bash tests/gitops/run.sh
 
 kube-bin: ## build the test API server (Go >= 1.24; ~5 min cold, cached in ~/.cache/mcpsync)
 	@bash tests/kube/build.sh >/dev/null

@@ -996,6 +996,19 @@ spec:
 ",
     );
     w.wait_status("measured", "Ready", ready).await;
+    // A change: the check reads the registry's listing (the snapshot) and PATCHes.
+    w.servers()
+        .patch(
+            "measured",
+            &PatchParams::default(),
+            &Patch::Merge(&json!({"spec": {"displayName": "measured-tools-2"}})),
+        )
+        .await
+        .unwrap();
+    w.wait_status("measured", "generation 2 synced", |s| {
+        s.observed_generation == Some(2) && ready(s)
+    })
+    .await;
     let text = wait_http(&format!("http://{metrics_addr}/metrics"), 200).await;
     for needle in [
         "controller_runtime_reconcile_total{controller=\"mcpserver\",result=\"success\"}",
@@ -1006,6 +1019,8 @@ spec:
         "mcpsync_registry_request_duration_seconds_count{provider=\"composio\",operation=\"create\"} 1",
         "mcpsync_servers{ready=\"True\",reason=\"Synced\",availability=\"Unknown\"} 1",
         "mcpsync_snapshot_age_seconds{registry=\"McpRegistry/",
+        "mcpsync_patches_total{provider=\"composio\"} 1",
+        "mcpsync_patched_fields_total{provider=\"composio\"} 1",
     ] {
         assert!(text.contains(needle), "/metrics lacks {needle}:\n{text}");
     }

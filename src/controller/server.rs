@@ -66,6 +66,10 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
     }
     let view = match find_registry(&server, &key, &ctx) {
         Ok(view) => view,
+        // Its status write wakes this server; the requeue is a safety net.
+        Err(refusal) if refusal.message == UNCHECKED => {
+            return Ok(Action::requeue(Duration::from_secs(5)));
+        }
         Err(refusal) => return refuse(&server, &input, "-", "-", &refusal, now, &ctx).await,
     };
     let interval = interval_of(&server, Some(&view), &ctx);
@@ -176,6 +180,9 @@ fn check_requested(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> bool {
     previous.as_deref() != Some(value.as_str())
 }
 
+/// The message of a registry whose check has not run yet: a wait, not a refusal to report.
+const UNCHECKED: &str = "the registry has not been checked yet";
+
 /// The registry a server names, from the caches: missing, not allowed for its namespace,
 /// or not ready means `RegistryNotReady` and no remote call.
 fn find_registry(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<RegistryView, Refusal> {
@@ -228,6 +235,18 @@ fn find_registry(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Regis
             .find(|c| c.type_ == types::READY && c.status == "False")
             .filter(|_| s.observed_generation == view.generation)
     });
+    let checked = status
+        .as_ref()
+        .is_some_and(|s| s.observed_generation == view.generation && !s.conditions.is_empty());
+    if !checked {
+        // Not checked yet (new, or its spec just changed): its check comes first, and its
+        // status write wakes this server (the registry trigger), so no call is made with
+        // credentials nobody has verified.
+        return Err(Refusal {
+            reason: Reason::RegistryNotReady,
+            message: UNCHECKED.to_string(),
+        });
+    }
     if let Some(ready) = not_ready {
         return Err(Refusal {
             reason: Reason::RegistryNotReady,
