@@ -46,8 +46,13 @@ kube: kube-bin ## the tests on a real kube-apiserver + etcd, started on loopback
 doctest:
 	$(CARGO) test --doc
 
-crds: ## regenerate crds/ from the Rust types
+crds: ## regenerate crds/ (and the Helm chart's copy) from the Rust types
 	$(CARGO) run --quiet -- crds > crds/mcpsync.dev_crds.yaml
+	@# The chart: the CRDs in its crds/ (helm lint allows nothing else there), the admission
+	@# policy and its binding in files/, rendered by templates/admission-policy.yaml.
+	awk -v crds=charts/mcpsync/crds/mcpsync.dev_crds.yaml -v rest=charts/mcpsync/files/admission-policy.yaml \
+	  'function flush() { if (doc != "") printf "%s", doc > (doc ~ /\nkind: CustomResourceDefinition\n/ ? crds : rest); doc = "" } \
+	   /^---$$/ { flush() } { doc = doc $$0 "\n" } END { flush() }' crds/mcpsync.dev_crds.yaml
 
 crds-check: ## fail when crds/ is stale
 	$(CARGO) run --quiet -- crds | diff -u crds/mcpsync.dev_crds.yaml -
