@@ -41,7 +41,7 @@ kube-bin: ## build the test API server (Go >= 1.24; ~5 min cold, cached in ~/.ca
 	@bash tests/kube/build.sh >/dev/null
 
 kube: kube-bin ## the tests on a real kube-apiserver + etcd, started on loopback and stopped after
-	@bin=$(KUBE_BIN) && "$$bin/kubetest" run -- $(CARGO) $(TEST_RUNNER) $(addprefix --test ,$(KUBE_TESTS))
+	@bin=$(KUBE_BIN) && "$$bin/kubetest" run -- $(CARGO) test $(addprefix --test ,$(KUBE_TESTS))
 
 doctest:
 	$(CARGO) test --doc

@@ -396,7 +396,8 @@ fn defaults_render_a_cluster_wide_operator_under_the_restricted_profile() {
     let lease = find(&objs, "Role", "mcpsync-leader-election");
     assert_eq!(
         grants(&rules_of(lease)),
-        ["create", "get", "patch", "update"]
+        // list and watch: a standby watches the Lease to take it over at once.
+        ["create", "get", "list", "patch", "update", "watch"]
             .iter()
             .map(|v| ("coordination.k8s.io".into(), "leases".into(), v.to_string()))
             .collect::<Vec<_>>()
@@ -1272,4 +1273,27 @@ async fn helm_install_runs_the_operator_with_the_chart_rbac_alone_and_least() {
     assert!(!listed.contains("mcpsync"), "{listed}");
     env.kubectl(&["get", "crd/mcpservers.mcpsync.dev"]);
     assert!(!can_i("list", "mcpservers.mcpsync.dev", None));
+}
+
+/// The binary accepts the exact arguments the chart renders (with every value set that
+/// changes them): `ARGS --help` fails on any unknown or malformed flag first.
+#[test]
+fn the_binary_accepts_the_rendered_arguments() {
+    for values in [
+        "",
+        "watchNamespaces: [team-a, team-b]\nselector: shard=a\nleaderElection: {enabled: false}\nlogFormat: text\nlogLevel: debug",
+    ] {
+        let rendered = args(&render(values));
+        assert_eq!(rendered.first().map(String::as_str), Some("run"));
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_mcpsync"))
+            .args(&rendered)
+            .arg("--help")
+            .output()
+            .expect("mcpsync runs");
+        assert!(
+            out.status.success(),
+            "mcpsync run refuses the chart's arguments {rendered:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -678,8 +678,12 @@ spec:
   toolkits: [github]
 ",
     );
+    // A new trigger may start another attempt (intent written, then cleared by its 409):
+    // wait for a settled Conflict.
     let status = w
-        .wait_status("clash", "Conflict", stalled_with("Conflict"))
+        .wait_status("clash", "Conflict", |s| {
+            stalled_with("Conflict")(s) && s.pending_create.is_none()
+        })
         .await;
     assert_eq!(
         status.pending_create, None,
