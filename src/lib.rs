@@ -10,4 +10,5 @@ pub mod provider;
 pub mod reconcile;
 pub mod secret;
 pub mod sim;
+pub mod validate;
 pub mod vocab;

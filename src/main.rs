@@ -24,6 +24,13 @@ enum Command {
     /// Print the CustomResourceDefinitions and the McpRegistry admission policy as YAML
     /// (the same as crds/).
     Crds,
+    /// Without a cluster: what the API server would say of the manifests (strict fields,
+    /// OpenAPI, the CRDs' CEL rules, the admission policy). Exit 0: valid; 1: invalid.
+    Validate {
+        /// Manifest files or folders (YAML or JSON, multi-document); `-` reads stdin.
+        #[arg(short = 'f', long = "filename", required = true)]
+        files: Vec<PathBuf>,
+    },
     /// Without a cluster: read manifests, read the registries, print the minimal change
     /// each server would get. Exit 0: nothing to do; 2: changes pending; 1: error.
     Plan(FileArgs),
@@ -149,8 +156,22 @@ impl FileArgs {
     }
 }
 
+/// The exit code of a usage error (unknown flag, missing `-f`, bad value), the same for
+/// every subcommand and never 0 or 2 (2 means "changes pending"): EX_USAGE.
+const EXIT_USAGE: u8 = 64;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return if e.use_stderr() {
+                ExitCode::from(EXIT_USAGE)
+            } else {
+                ExitCode::SUCCESS
+            };
+        }
+    };
     match &cli.command {
         Command::Run(args) => init_logging(&args.log_level, args.log_format),
         _ => init_logging("warn", LogFormat::Text),
@@ -162,6 +183,7 @@ fn main() -> ExitCode {
                 ExitCode::SUCCESS
             })
             .map_err(anyhow::Error::from),
+        Command::Validate { files } => validate(&files),
         Command::Plan(args) => block_on(plan_or_apply(args, Mode::Plan)),
         Command::Apply(args) => block_on(plan_or_apply(args, Mode::Apply)),
         Command::Delete(args) => block_on(delete(args)),
@@ -321,4 +343,27 @@ async fn wait_for_signal() {
         }
     }
     let _ = tokio::signal::ctrl_c().await;
+}
+
+fn validate(files: &[PathBuf]) -> anyhow::Result<ExitCode> {
+    let manifests = mcpsync::local::manifests::load_all(files)?;
+    for invalid in &manifests.invalid {
+        println!("{invalid}");
+    }
+    let objects =
+        manifests.servers.len() + manifests.registries.len() + manifests.cluster_registries.len();
+    if manifests.invalid.is_empty() {
+        println!(
+            "valid: {objects} mcpsync object(s), {} Secret(s), {} other document(s) skipped",
+            manifests.secrets.len(),
+            manifests.skipped.len()
+        );
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "invalid: {} error(s); the API server would refuse these objects",
+            manifests.invalid.len()
+        );
+        Ok(ExitCode::from(1))
+    }
 }

@@ -1,7 +1,7 @@
 //! The CRDs as an API server would enforce them, checked without a cluster.
 //!
 //! - OpenAPI constraints (type, enum, pattern, lengths, ranges, required, oneOf, list
-//!   types) by a small walker over the generated `openAPIV3Schema` ([`openapi_errors`]).
+//!   types) by the walker of `mcpsync::validate` over the generated `openAPIV3Schema`.
 //!   It refuses any schema keyword it does not know, so a new kind of constraint cannot
 //!   slip in untested.
 //! - CEL rules (`x-kubernetes-validations`) by kube's `cel` feature (kube-cel), which
@@ -17,11 +17,12 @@
 use std::collections::BTreeSet;
 
 use kube::core::cel::{
-    ScopeContext, Validator, VapEvaluator, VapExpression, analyze_rule, cel, compile_schema,
+    ScopeContext, VapEvaluator, VapExpression, analyze_rule, cel, compile_schema,
 };
 use mcpsync::api::{
     self, ClusterMcpRegistry, McpServer, McpServerStatus, admission, registry::SECRET_REF_PATHS,
 };
+use mcpsync::validate;
 use serde_json::{Value, json};
 
 mod support;
@@ -34,289 +35,16 @@ use support::schema_cases::{
 // Helpers
 
 fn schema(kind: &str) -> Value {
-    static SCHEMAS: std::sync::OnceLock<Vec<(String, Value)>> = std::sync::OnceLock::new();
-    let schemas = SCHEMAS.get_or_init(|| {
-        api::crds()
-            .into_iter()
-            .map(|crd| {
-                (
-                    crd.spec.names.kind.clone(),
-                    generate_schema(&crd.spec.names.kind),
-                )
-            })
-            .collect()
-    });
-    schemas
-        .iter()
-        .find(|(k, _)| k == kind)
-        .map(|(_, s)| s.clone())
+    validate::schema(kind)
+        .cloned()
         .expect("kind is one of the CRDs")
 }
 
-fn generate_schema(kind: &str) -> Value {
-    let crd = api::crds()
-        .into_iter()
-        .find(|crd| crd.spec.names.kind == kind)
-        .expect("kind is one of the CRDs");
-    let schema = crd.spec.versions[0]
-        .schema
-        .as_ref()
-        .and_then(|s| s.open_api_v3_schema.as_ref())
-        .expect("CRD has an openAPIV3Schema");
-    serde_json::to_value(schema).expect("schema serializes")
-}
-
-/// The API server drops `null` fields whose schema is not `nullable` (none is) before it
-/// validates anything.
-fn without_nulls(value: Value) -> Value {
-    match value {
-        Value::Object(m) => Value::Object(
-            m.into_iter()
-                .filter(|(_, v)| !v.is_null())
-                .map(|(k, v)| (k, without_nulls(v)))
-                .collect(),
-        ),
-        Value::Array(a) => Value::Array(a.into_iter().map(without_nulls).collect()),
-        other => other,
-    }
-}
-
 /// Every error the API server would report for `object` (and `old` on update): OpenAPI
-/// first, then CEL.
+/// first, then CEL; the library's offline judge (`mcpsync::validate`), which refuses any
+/// schema keyword it does not know so a new kind of constraint cannot slip in untested.
 fn errors(kind: &str, object: &Value, old: Option<&Value>) -> Vec<String> {
-    let schema = schema(kind);
-    let object = &without_nulls(object.clone());
-    let old = old.cloned().map(without_nulls);
-    let mut out = Vec::new();
-    openapi_errors(&schema, object, "", &mut out);
-    if let Err(cel_errors) = Validator::new().validate(&schema, object, old.as_ref()) {
-        out.extend(cel_errors.iter().map(|e| e.to_string()));
-    }
-    out
-}
-
-// ---------------------------------------------------------------------------------------
-// A walker for the OpenAPI subset the CRDs use (API-server semantics: lengths count
-// characters, unknown fields are refused as with `kubectl apply --validate=strict`).
-
-const KNOWN_KEYWORDS: &[&str] = &[
-    "type",
-    "format",
-    "description",
-    "title",
-    "nullable",
-    "enum",
-    "pattern",
-    "minLength",
-    "maxLength",
-    "minimum",
-    "maximum",
-    "minItems",
-    "maxItems",
-    "required",
-    "properties",
-    "additionalProperties",
-    "items",
-    "oneOf",
-    "x-kubernetes-validations",
-    "x-kubernetes-list-type",
-    "x-kubernetes-list-map-keys",
-];
-
-fn openapi_errors(schema: &Value, value: &Value, path: &str, out: &mut Vec<String>) {
-    let s = schema.as_object().expect("schema node is an object");
-    for keyword in s.keys() {
-        assert!(
-            KNOWN_KEYWORDS.contains(&keyword.as_str()),
-            "schema keyword `{keyword}` at `{path}` is unknown to this test's walker: teach it"
-        );
-    }
-    if value.is_null() {
-        if s.get("nullable") != Some(&Value::Bool(true)) {
-            out.push(format!("{path}: must not be null"));
-        }
-        return;
-    }
-    if let Some(ty) = s.get("type").and_then(Value::as_str) {
-        let ok = match ty {
-            "object" => value.is_object(),
-            "array" => value.is_array(),
-            "string" => value.is_string(),
-            "boolean" => value.is_boolean(),
-            "integer" => value.is_i64() || value.is_u64(),
-            "number" => value.is_number(),
-            other => panic!("unknown type {other}"),
-        };
-        if !ok {
-            out.push(format!("{path}: must be of type {ty}"));
-            return;
-        }
-    }
-    if let Some(allowed) = s.get("enum").and_then(Value::as_array)
-        && !allowed.contains(value)
-    {
-        out.push(format!(
-            "{path}: Unsupported value {value}: must be one of {allowed:?}"
-        ));
-    }
-    string_errors(s, value, path, out);
-    number_errors(s, value, path, out);
-    array_errors(s, value, path, out);
-    object_errors(s, value, path, out);
-    if let Some(branches) = s.get("oneOf").and_then(Value::as_array) {
-        let matching = branches
-            .iter()
-            .filter(|b| {
-                let mut e = Vec::new();
-                openapi_errors(b, value, path, &mut e);
-                e.is_empty()
-            })
-            .count();
-        if matching != 1 {
-            out.push(format!(
-                "{path}: must validate one and only one schema (oneOf)"
-            ));
-        }
-    }
-}
-
-fn string_errors(
-    s: &serde_json::Map<String, Value>,
-    value: &Value,
-    path: &str,
-    out: &mut Vec<String>,
-) {
-    let Some(text) = value.as_str() else { return };
-    let chars = text.chars().count() as u64;
-    if let Some(min) = s.get("minLength").and_then(Value::as_u64)
-        && chars < min
-    {
-        out.push(format!(
-            "{path}: should be at least {min} chars long (minLength)"
-        ));
-    }
-    if let Some(max) = s.get("maxLength").and_then(Value::as_u64)
-        && chars > max
-    {
-        out.push(format!(
-            "{path}: may not be more than {max} chars long (maxLength)"
-        ));
-    }
-    if let Some(pattern) = s.get("pattern").and_then(Value::as_str) {
-        let re = regex::Regex::new(pattern).expect("schema pattern compiles");
-        if !re.is_match(text) {
-            out.push(format!("{path}: should match '{pattern}' (pattern)"));
-        }
-    }
-}
-
-fn number_errors(
-    s: &serde_json::Map<String, Value>,
-    value: &Value,
-    path: &str,
-    out: &mut Vec<String>,
-) {
-    let Some(n) = value.as_f64() else { return };
-    if let Some(min) = s.get("minimum").and_then(Value::as_f64)
-        && n < min
-    {
-        out.push(format!(
-            "{path}: should be greater than or equal to {min} (minimum)"
-        ));
-    }
-    if let Some(max) = s.get("maximum").and_then(Value::as_f64)
-        && n > max
-    {
-        out.push(format!(
-            "{path}: should be less than or equal to {max} (maximum)"
-        ));
-    }
-}
-
-fn array_errors(
-    s: &serde_json::Map<String, Value>,
-    value: &Value,
-    path: &str,
-    out: &mut Vec<String>,
-) {
-    let Some(items) = value.as_array() else {
-        return;
-    };
-    if let Some(max) = s.get("maxItems").and_then(Value::as_u64)
-        && items.len() as u64 > max
-    {
-        out.push(format!("{path}: must have at most {max} items (maxItems)"));
-    }
-    if let Some(min) = s.get("minItems").and_then(Value::as_u64)
-        && (items.len() as u64) < min
-    {
-        out.push(format!("{path}: must have at least {min} items (minItems)"));
-    }
-    if let Some(item_schema) = s.get("items") {
-        for (i, item) in items.iter().enumerate() {
-            openapi_errors(item_schema, item, &format!("{path}[{i}]"), out);
-        }
-    }
-    match s.get("x-kubernetes-list-type").and_then(Value::as_str) {
-        Some("set") => {
-            let unique: BTreeSet<String> = items.iter().map(Value::to_string).collect();
-            if unique.len() != items.len() {
-                out.push(format!("{path}: Duplicate value (list-type set)"));
-            }
-        }
-        Some("map") => {
-            let keys = s["x-kubernetes-list-map-keys"]
-                .as_array()
-                .expect("map keys");
-            let unique: BTreeSet<String> = items
-                .iter()
-                .map(|item| {
-                    let key: Vec<&Value> = keys
-                        .iter()
-                        .map(|k| &item[k.as_str().unwrap_or_default()])
-                        .collect();
-                    format!("{key:?}")
-                })
-                .collect();
-            if unique.len() != items.len() {
-                out.push(format!(
-                    "{path}: Duplicate value (list-type map, keys {keys:?})"
-                ));
-            }
-        }
-        _ => {}
-    }
-}
-
-fn object_errors(
-    s: &serde_json::Map<String, Value>,
-    value: &Value,
-    path: &str,
-    out: &mut Vec<String>,
-) {
-    let Some(object) = value.as_object() else {
-        return;
-    };
-    if let Some(required) = s.get("required").and_then(Value::as_array) {
-        for key in required.iter().filter_map(Value::as_str) {
-            if object.get(key).is_none_or(Value::is_null) {
-                out.push(format!("{path}.{key}: Required value"));
-            }
-        }
-    }
-    let properties = s.get("properties").and_then(Value::as_object);
-    for (key, child) in object {
-        let child_path = format!("{path}.{key}");
-        if let Some(child_schema) = properties.and_then(|p| p.get(key)) {
-            openapi_errors(child_schema, child, &child_path, out);
-        } else if let Some(additional) = s.get("additionalProperties") {
-            openapi_errors(additional, child, &child_path, out);
-        } else if path.is_empty() && ["apiVersion", "kind", "metadata"].contains(&key.as_str()) {
-            // Validated by the API server itself, not by the CRD schema.
-        } else if properties.is_some() {
-            out.push(format!("{child_path}: unknown field \"{key}\""));
-        }
-    }
+    validate::schema_errors(kind, object, old)
 }
 
 // ---------------------------------------------------------------------------------------

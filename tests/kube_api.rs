@@ -602,3 +602,71 @@ async fn operator_identity_has_only_the_rights_rbac_grants() {
         other => panic!("the operator identity could list McpServers without RBAC: {other:?}"),
     }
 }
+
+/// One table, two judges: `mcpsync validate -f` and the API server (`kubectl create
+/// --dry-run=server`, strict field validation) give every manifest the same verdict.
+#[tokio::test]
+async fn mcpsync_validate_gives_the_api_servers_verdict() {
+    env().install_crds();
+    let ns = TestNamespace::new("validate");
+    let long_name = "a".repeat(300);
+    let server = |name: &str, spec: &str| {
+        format!(
+            "apiVersion: mcpsync.dev/v1alpha1\nkind: McpServer\nmetadata: {{name: {name}, namespace: NS}}\nspec:\n  registryRef: {{name: r}}\n{spec}"
+        )
+    };
+    let registry = |spec: &str| {
+        format!(
+            "apiVersion: mcpsync.dev/v1alpha1\nkind: McpRegistry\nmetadata: {{name: reg, namespace: NS}}\nspec:\n  provider: {{composio: {{apiKeySecretRef: {{name: k, key: k}}}}}}\n{spec}"
+        )
+    };
+    let cases: Vec<(&str, String)> = vec![
+        ("minimal server", server("ok", "")),
+        ("full server", server("full", "  displayName: GitHub\n  url: https://x.example.com/mcp\n  transport: Sse\n  headers: [{name: User-Agent, value: x}]\n  syncInterval: 5m\n")),
+        ("dispalyName typo", server("t1", "  dispalyName: GitHub\n")),
+        ("managmentPolicy typo", server("t2", "  managmentPolicy: Manage\n")),
+        ("suspended typo", server("t3", "  suspended: true\n")),
+        ("ftp url", server("t4", "  url: ftp://x.example.com\n")),
+        ("header name with a space", server("t5", "  headers: [{name: User Agent, value: x}]\n")),
+        ("syncInterval 1s", server("t6", "  syncInterval: 1s\n")),
+        ("300-character name", server(&long_name, "")),
+        ("name with capitals", server("GitHub", "")),
+        ("registry", registry("  baseUrl: https://backend.composio.dev\n")),
+        ("baseURL typo", registry("  baseURL: https://evil.example.com\n")),
+        ("rate 1e-30", registry("  rateLimit: {requestsPerSecond: 1e-30}\n")),
+        ("rate 0", registry("  rateLimit: {requestsPerSecond: 0}\n")),
+        (
+            "registry secret in another namespace",
+            registry("").replace("key: k}", "key: k, namespace: kube-system}"),
+        ),
+        ("unknown kind", "apiVersion: mcpsync.dev/v1alpha1\nkind: McpThing\nmetadata: {name: x, namespace: NS}\n".to_string()),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    let mut failures = Vec::new();
+    for (name, manifest) in &cases {
+        let manifest = manifest.replace("NS", &ns.name);
+        let file = dir.path().join("case.yaml");
+        std::fs::write(&file, &manifest).unwrap();
+        let offline = std::process::Command::new(env!("CARGO_BIN_EXE_mcpsync"))
+            .args(["validate", "-f"])
+            .arg(&file)
+            .output()
+            .unwrap();
+        let server =
+            env().kubectl_output(&["create", "--dry-run=server", "-f", "-"], Some(&manifest));
+        let (offline_ok, server_ok) = (offline.status.success(), server.status.success());
+        if offline_ok != server_ok {
+            failures.push(format!(
+                "{name}: mcpsync validate says {}, the API server says {}: {} / {}",
+                if offline_ok { "valid" } else { "invalid" },
+                if server_ok { "valid" } else { "invalid" },
+                String::from_utf8_lossy(&offline.stdout).trim(),
+                String::from_utf8_lossy(&server.stderr).trim()
+            ));
+        }
+        if !offline_ok && offline.status.code() != Some(1) {
+            failures.push(format!("{name}: exit code {:?}", offline.status.code()));
+        }
+    }
+    assert!(failures.is_empty(), "\n{}", failures.join("\n"));
+}

@@ -43,7 +43,7 @@ pub(crate) const MIN_SYNC_INTERVAL: &str = "duration(self) >= duration('10s')";
 pub(crate) const ABSOLUTE_HTTP_URL: &str =
     "isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''";
 /// A Kubernetes namespace name (RFC 1123 label).
-pub(crate) const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
+pub const DNS_LABEL_PATTERN: &str = "^[a-z0-9]([-a-z0-9]*[a-z0-9])?$";
 
 /// The three CustomResourceDefinitions, in the order `mcpsync crds` prints them.
 ///

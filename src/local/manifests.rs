@@ -68,6 +68,35 @@ pub struct Manifests {
     pub secrets: SecretStore,
     /// One line per document of another kind, e.g. `a.yaml, document 3: apps/v1 Deployment skipped`.
     pub skipped: Vec<String>,
+    /// Objects the API server would refuse, each with every reason (see [`load_all`]).
+    pub invalid: Vec<Invalid>,
+    /// Documents (and List items) read, of any kind.
+    pub documents: usize,
+}
+
+/// One reason the API server would refuse an object: where, which object, which field.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Invalid {
+    pub file: PathBuf,
+    /// The file line of the field when it can be found, else of the document.
+    pub line: u64,
+    /// `Kind namespace/name`.
+    pub object: String,
+    /// `spec.field: what is wrong`, as the API server words it.
+    pub message: String,
+}
+
+impl fmt::Display for Invalid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{}:{}: {}: {}",
+            self.file.display(),
+            self.line,
+            self.object,
+            self.message
+        )
+    }
 }
 
 /// Why the manifests could not be read. Messages name the file, the document and the
@@ -106,6 +135,14 @@ pub enum LoadError {
         field: String,
         message: String,
     },
+    /// Objects the API server would refuse (every reason, one per line).
+    #[error("{} error(s): the API server would refuse these objects:\n{}", .0.len(), .0.iter().map(ToString::to_string).collect::<Vec<_>>().join("\n"))]
+    Invalid(Vec<Invalid>),
+    /// Nothing to read: no manifest documents under the paths given.
+    #[error(
+        "no manifests in {paths}: an empty folder or a file of comments is an error, not \"nothing to do\""
+    )]
+    Empty { paths: String },
     /// The same object appears twice.
     #[error("{kind} {key} is defined twice: in {first} and in {second}")]
     Duplicate {
@@ -120,6 +157,27 @@ pub enum LoadError {
 /// standard input) and folders recursively (`*.yaml`, `*.yml`, `*.json`, hidden entries
 /// skipped), in sorted order so that every run sees the same sequence.
 pub fn load(paths: &[PathBuf]) -> Result<Manifests, LoadError> {
+    let manifests = load_all(paths)?;
+    if !manifests.invalid.is_empty() {
+        return Err(LoadError::Invalid(manifests.invalid));
+    }
+    Ok(manifests)
+}
+
+/// Like [`load`], but objects the API server would refuse are listed in
+/// [`Manifests::invalid`] (all of them, every reason) instead of failing the load.
+pub fn load_all(paths: &[PathBuf]) -> Result<Manifests, LoadError> {
+    let manifests = read_all(paths)?;
+    if manifests.documents == 0 {
+        let paths: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        return Err(LoadError::Empty {
+            paths: paths.join(", "),
+        });
+    }
+    Ok(manifests)
+}
+
+fn read_all(paths: &[PathBuf]) -> Result<Manifests, LoadError> {
     let mut loader = Loader::default();
     let mut read = std::collections::BTreeSet::new();
     for path in paths {
@@ -270,6 +328,8 @@ fn has_content(chunk: &str) -> bool {
 struct Loader {
     manifests: Manifests,
     seen: BTreeMap<(String, String), Origin>,
+    /// The document being read: its first file line and text, to place field errors.
+    current: (u64, String),
 }
 
 impl Loader {
@@ -277,11 +337,13 @@ impl Loader {
         if path.extension().and_then(|e| e.to_str()) == Some("json") {
             let origin = origin(path, 1, None);
             let value = parse_json(text, &origin)?;
+            self.current = (1, text.to_string());
             return self.value(value, origin);
         }
         for doc in split_documents(text) {
             let origin = origin(path, doc.number, None);
             let value = parse_yaml(&doc, &origin)?;
+            self.current = (doc.first_line, doc.text.to_string());
             self.value(value, origin)
                 .map_err(|err| with_line(err, &doc))?;
         }
@@ -289,8 +351,20 @@ impl Loader {
     }
 
     /// Dispatches one parsed document (or List item) by apiVersion and kind.
-    fn value(&mut self, value: Value, origin: Origin) -> Result<(), LoadError> {
+    fn value(&mut self, mut value: Value, origin: Origin) -> Result<(), LoadError> {
         let (api_version, kind) = type_of(&value, &origin)?;
+        if kind != "List" {
+            self.manifests.documents += 1;
+        }
+        if api_version == MCPSYNC_API_VERSION
+            && matches!(
+                kind.as_str(),
+                "McpServer" | "McpRegistry" | "ClusterMcpRegistry"
+            )
+            && !self.admissible(&mut value, &origin, &kind)?
+        {
+            return Ok(());
+        }
         match (api_version.as_str(), kind.as_str()) {
             (MCPSYNC_API_VERSION, "McpServer") => {
                 let object = self.typed::<McpServer>(value, &origin, &kind, true)?;
@@ -321,6 +395,29 @@ impl Loader {
                 .push(format!("{origin}: {v} {k} skipped")),
         }
         Ok(())
+    }
+
+    /// Judges an mcpsync object as the API server would (`crate::validate`); records every
+    /// reason it would be refused and returns false then.
+    fn admissible(
+        &mut self,
+        value: &mut Value,
+        origin: &Origin,
+        kind: &str,
+    ) -> Result<bool, LoadError> {
+        let namespaced = kind != "ClusterMcpRegistry";
+        let key = object_key(value, origin, namespaced)?;
+        let errors = crate::validate::object_errors(value);
+        let (first_line, text) = &self.current;
+        for message in errors.iter().map(|m| m.trim_start_matches('.')) {
+            self.manifests.invalid.push(Invalid {
+                file: origin.file.clone(),
+                line: field_line(*first_line, text, message),
+                object: format!("{kind} {key}"),
+                message: message.to_string(),
+            });
+        }
+        Ok(errors.is_empty())
     }
 
     fn list(&mut self, mut value: Value, origin: Origin) -> Result<(), LoadError> {
@@ -399,6 +496,38 @@ impl Loader {
         self.seen.insert(slot, origin.clone());
         Ok(())
     }
+}
+
+/// The file line of the field a message names (`spec.headers[0].name: ...` -> the first
+/// `name:` after `headers:`), else the document's first line.
+fn field_line(first_line: u64, text: &str, message: &str) -> u64 {
+    let path = message
+        .trim_start_matches('.')
+        .split([':', ' '])
+        .next()
+        .unwrap_or_default();
+    let mut line = 0usize;
+    let lines: Vec<&str> = text.lines().collect();
+    for segment in path.split('.').skip(1) {
+        let key = segment.split('[').next().unwrap_or_default();
+        if key.is_empty() {
+            continue;
+        }
+        let found = lines.iter().enumerate().skip(line).find(|(_, l)| {
+            let t = l
+                .trim_start()
+                .trim_start_matches("- ")
+                .trim_start_matches('{');
+            t.starts_with(&format!("{key}:"))
+                || l.contains(&format!(" {key}:"))
+                || l.contains(&format!("{{{key}:"))
+        });
+        match found {
+            Some((i, _)) => line = i,
+            None => break,
+        }
+    }
+    first_line + line as u64
 }
 
 fn line_note(line: &Option<u64>) -> String {
@@ -689,7 +818,12 @@ spec:
         let bad = SERVER.replace("StreamableHttp", "Grpc");
         let text = format!("{REGISTRY}---\n{bad}");
         let err = error_text(&text);
-        assert!(err.contains("all.yaml, document 2, line 18 (McpServer \"github\"): spec.transport: unknown variant `Grpc`"), "{err}");
+        assert!(
+            err.contains(
+                "all.yaml:18: McpServer team-a/github: spec.transport: Unsupported value \"Grpc\""
+            ),
+            "{err}"
+        );
         assert!(err.contains("StreamableHttp"), "{err}");
     }
 
@@ -843,7 +977,7 @@ spec:
         let err = error_text(&bad);
         assert!(
             err.ends_with(
-                "(McpRegistry \"zudu\"): spec.provider.zudu: missing field `apiSecretSecretRef`"
+                ": McpRegistry default/zudu: spec.provider.zudu.apiSecretSecretRef: Required value"
             ),
             "{err}"
         );
