@@ -49,20 +49,29 @@ impl fmt::Display for SecretValue {
     }
 }
 
-/// Replaces every occurrence of a set of secret values in a text with `***`.
+/// Replaces every occurrence of a set of secret values in a text with `***`, in every form
+/// a registry or a library might echo it:
 ///
-/// Values shorter than [`Redactor::MIN_LEN`] characters are not masked: masking `"a"` or
-/// `"on"` would mangle every message while protecting nothing (such a value is guessable
-/// anyway). Longer values are replaced first, so a secret that contains another is masked
-/// whole.
+/// - exact, lower-case and upper-case;
+/// - base64 (standard, URL-safe, with and without padding) and URL-encoded;
+/// - any run of [`Redactor::FRAGMENT`] or more characters taken from the value (a
+///   truncated echo such as `sk_live_ab...`), compared case-insensitively;
+/// - a value of 1-3 characters only where it stands as a whole word (so that it is masked
+///   without mangling every word that contains its letters).
 #[derive(Clone, Default)]
 pub struct Redactor {
-    /// Longest first.
+    /// Every form of every value, longest first.
     values: Vec<String>,
+    /// Values too short for fragments: masked as whole words.
+    short: Vec<String>,
+    /// Every [`Redactor::FRAGMENT`]-character window of every longer value, lower-cased.
+    windows: std::collections::HashSet<Vec<char>>,
 }
 
 impl Redactor {
-    /// Shortest value that is masked.
+    /// Shortest run of a secret's characters that is masked wherever it appears.
+    pub const FRAGMENT: usize = 6;
+    /// Shortest value masked wherever it appears; shorter ones only as whole words.
     pub const MIN_LEN: usize = 4;
 
     /// A redactor for plain secret strings (e.g. resolved Secret values).
@@ -92,15 +101,45 @@ impl Redactor {
     }
 
     fn add_str(&mut self, v: &str) {
-        if v.chars().count() < Self::MIN_LEN || self.values.iter().any(|x| x == v) {
+        use base64::Engine;
+        use base64::engine::general_purpose::{
+            STANDARD, STANDARD_NO_PAD, URL_SAFE, URL_SAFE_NO_PAD,
+        };
+        if v.is_empty() {
             return;
         }
-        self.values.push(v.to_string());
+        let chars: Vec<char> = v.chars().collect();
+        if chars.len() < Self::MIN_LEN {
+            if !self.short.iter().any(|x| x == v) {
+                self.short.push(v.to_string());
+            }
+            return;
+        }
+        let lower: Vec<char> = v.to_lowercase().chars().collect();
+        for window in lower.windows(Self::FRAGMENT) {
+            self.windows.insert(window.to_vec());
+        }
+        let encoded: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+        let forms = [
+            v.to_string(),
+            v.to_lowercase(),
+            v.to_uppercase(),
+            STANDARD.encode(v),
+            STANDARD_NO_PAD.encode(v),
+            URL_SAFE.encode(v),
+            URL_SAFE_NO_PAD.encode(v),
+            encoded,
+        ];
+        for form in forms {
+            if !self.values.contains(&form) {
+                self.values.push(form);
+            }
+        }
         self.values
             .sort_by(|a, b| b.len().cmp(&a.len()).then_with(|| a.cmp(b)));
     }
 
-    /// `text` with every known secret value replaced by `***`.
+    /// `text` with every known secret value, in any of the forms above, replaced by `***`.
     pub fn redact(&self, text: &str) -> String {
         let mut out = text.to_string();
         for v in &self.values {
@@ -108,8 +147,83 @@ impl Redactor {
                 out = out.replace(v.as_str(), MASK);
             }
         }
+        let out = self.mask_fragments(&out);
+        self.mask_short_words(&out)
+    }
+
+    /// Masks every run of characters covered by a window of a secret.
+    fn mask_fragments(&self, text: &str) -> String {
+        if self.windows.is_empty() {
+            return text.to_string();
+        }
+        let chars: Vec<char> = text.chars().collect();
+        let lower: Vec<char> = chars
+            .iter()
+            .map(|c| c.to_lowercase().next().unwrap_or(*c))
+            .collect();
+        let mut covered = vec![false; chars.len()];
+        for start in 0..lower.len().saturating_sub(Self::FRAGMENT - 1) {
+            if self.windows.contains(&lower[start..start + Self::FRAGMENT]) {
+                covered[start..start + Self::FRAGMENT].fill(true);
+            }
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut i = 0;
+        while i < chars.len() {
+            if covered[i] {
+                out.push_str(MASK);
+                while i < chars.len() && covered[i] {
+                    i += 1;
+                }
+            } else {
+                out.push(chars[i]);
+                i += 1;
+            }
+        }
         out
     }
+
+    /// Masks short values where they stand as whole words.
+    fn mask_short_words(&self, text: &str) -> String {
+        if self.short.is_empty() {
+            return text.to_string();
+        }
+        let mut out = String::with_capacity(text.len());
+        let mut word = String::new();
+        let flush = |word: &mut String, out: &mut String| {
+            if self.short.iter().any(|s| s == word.as_str()) {
+                out.push_str(MASK);
+            } else {
+                out.push_str(word);
+            }
+            word.clear();
+        };
+        for c in text.chars() {
+            if c.is_alphanumeric() || c == '_' || c == '-' {
+                word.push(c);
+            } else {
+                flush(&mut word, &mut out);
+                out.push(c);
+            }
+        }
+        flush(&mut word, &mut out);
+        out
+    }
+}
+
+/// Text from a registry (a message, a record's name), made safe to print: control
+/// characters (ANSI escapes could forge output lines) become spaces, and it is cut at
+/// `max` characters.
+pub fn clean_text(text: &str, max: usize) -> String {
+    let mut out: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .take(max)
+        .collect();
+    if text.chars().count() > max {
+        out.push_str("...");
+    }
+    out
 }
 
 impl fmt::Debug for Redactor {
@@ -139,7 +253,47 @@ mod tests {
         let r = Redactor::from_secrets([&a, &b, &short]);
         assert_eq!(Redactor::new(["abcd"]).redact("xabcdx"), "x***x");
         assert_eq!(r.redact("x abcdef y abcd z"), "x *** y *** z");
-        assert_eq!(r.redact("turn on"), "turn on");
+        assert_eq!(r.redact("turn on"), "turn ***");
+        assert_eq!(r.redact("turn online"), "turn online");
         assert_eq!(r.redact("nothing"), "nothing");
+    }
+
+    #[test]
+    fn a_secret_is_masked_in_every_form() {
+        use base64::Engine;
+        let secret = "Sk_Live_Canary/42+x";
+        let r = Redactor::new([secret]);
+        let b64 = base64::engine::general_purpose::STANDARD.encode(secret);
+        let b64url = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+        let url: String = url::form_urlencoded::byte_serialize(secret.as_bytes()).collect();
+        for (form, text) in [
+            ("exact", secret.to_string()),
+            ("lower", secret.to_lowercase()),
+            ("upper", secret.to_uppercase()),
+            ("base64", b64),
+            ("base64url", b64url),
+            ("url-encoded", url),
+            ("truncated", "Sk_Liv".to_string()),
+            ("truncated middle", "live_canar".to_string()),
+        ] {
+            let out = r.redact(&format!("token {text} refused"));
+            assert!(!out.contains(&text), "{form}: {out}");
+            assert!(
+                out.starts_with("token ") && out.ends_with(" refused"),
+                "{form}: {out}"
+            );
+        }
+        let short = Redactor::new(["k9"]);
+        assert_eq!(Redactor::new(["k9x2z"]).redact("a k9x2zb"), "a ***b");
+        assert_eq!(
+            short.redact("key k9 refused (k99)"),
+            "key *** refused (k99)"
+        );
+    }
+
+    #[test]
+    fn registry_text_is_cleaned_and_capped() {
+        assert_eq!(clean_text("a\u{1b}[31mred\nline", 100), "a [31mred line");
+        assert_eq!(clean_text(&"x".repeat(10), 4), "xxxx...");
     }
 }

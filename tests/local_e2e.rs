@@ -1602,3 +1602,100 @@ async fn delete_finds_a_record_whose_create_was_pending() {
     assert!(env.state_file().is_empty());
     env.sim.shutdown().await;
 }
+
+// ---- a CLI a script can rely on ---------------------------------------------------------
+
+fn mcpsync(args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_mcpsync"))
+        .args(args)
+        .env_remove("RUST_LOG")
+        .output()
+        .expect("binary runs")
+}
+
+#[test]
+fn usage_errors_exit_64_for_every_subcommand() {
+    for args in [
+        vec!["plan"],
+        vec!["apply", "-f", "x", "--bogus"],
+        vec!["delete"],
+        vec!["validate"],
+        vec!["plan", "-f", "x", "-o", "xml"],
+        vec!["frobnicate"],
+    ] {
+        let out = mcpsync(&args);
+        assert_eq!(
+            out.status.code(),
+            Some(64),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(mcpsync(&["--help"]).status.code(), Some(0));
+}
+
+#[test]
+fn nothing_to_read_is_an_error_not_nothing_to_do() {
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("empty");
+    std::fs::create_dir(&empty).unwrap();
+    let comments = dir.path().join("comments.yaml");
+    std::fs::write(&comments, "# only a comment\n---\n").unwrap();
+    for path in [&empty, &comments] {
+        for cmd in ["validate", "plan"] {
+            let out = mcpsync(&[cmd, "-f", &path.to_string_lossy()]);
+            assert_eq!(out.status.code(), Some(1), "{cmd} {path:?}");
+            assert!(
+                text(&out.stderr).contains("no manifests"),
+                "{}",
+                text(&out.stderr)
+            );
+        }
+    }
+    let started = Instant::now();
+    let out = mcpsync(&["validate", "-f", "/dev/zero"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("larger than 16 MiB"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(started.elapsed() < Duration::from_secs(30));
+}
+
+#[test]
+fn validate_reports_every_error_with_file_line_object_and_field_and_plan_refuses_to_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("bad.yaml");
+    std::fs::write(
+        &file,
+        "apiVersion: mcpsync.dev/v1alpha1\nkind: McpServer\nmetadata: {name: typo, namespace: t}\nspec:\n  registryRef: {name: r}\n  dispalyName: GitHub\n  syncInterval: 1s\n",
+    )
+    .unwrap();
+    let path = file.to_string_lossy().to_string();
+    let out = mcpsync(&["validate", "-f", &path]);
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "{path}:6: McpServer t/typo: spec.dispalyName: unknown field"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(&format!("{path}:7: McpServer t/typo: spec.syncInterval: syncInterval must be a duration of at least 10s")),
+        "{stdout}"
+    );
+    let plan = mcpsync(&["plan", "-f", &path]);
+    assert_eq!(plan.status.code(), Some(1));
+    assert!(
+        text(&plan.stderr).contains("unknown field"),
+        "{}",
+        text(&plan.stderr)
+    );
+    let examples = concat!(env!("CARGO_MANIFEST_DIR"), "/examples");
+    assert_eq!(
+        mcpsync(&["validate", "-f", examples]).status.code(),
+        Some(0)
+    );
+}

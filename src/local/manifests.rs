@@ -109,6 +109,9 @@ pub enum LoadError {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// A file is larger than [`MAX_MANIFEST_BYTES`].
+    #[error("{}: larger than {} MiB; not a manifest", path.display(), MAX_MANIFEST_BYTES / 1024 / 1024)]
+    TooLarge { path: PathBuf },
     /// A file is not UTF-8.
     #[error("{}: not UTF-8 text", path.display())]
     NotText { path: PathBuf },
@@ -250,16 +253,26 @@ fn read_error(path: &Path, source: std::io::Error) -> LoadError {
     }
 }
 
+/// Largest manifest file (or standard input) read: far above any real manifest, and a
+/// bound on memory for `-f /dev/zero`.
+pub const MAX_MANIFEST_BYTES: u64 = 16 * 1024 * 1024;
+
 fn read_text(path: &Path) -> Result<String, LoadError> {
-    let bytes = if path == Path::new("-") {
-        let mut buf = Vec::new();
+    let mut bytes = Vec::new();
+    let read = if path == Path::new("-") {
         std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|source| read_error(path, source))?;
-        buf
+            .take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut bytes)
     } else {
-        std::fs::read(path).map_err(|source| read_error(path, source))?
+        std::fs::File::open(path)
+            .and_then(|f| f.take(MAX_MANIFEST_BYTES + 1).read_to_end(&mut bytes))
     };
+    read.map_err(|source| read_error(path, source))?;
+    if bytes.len() as u64 > MAX_MANIFEST_BYTES {
+        return Err(LoadError::TooLarge {
+            path: path.to_path_buf(),
+        });
+    }
     let text = String::from_utf8(bytes).map_err(|_| LoadError::NotText {
         path: path.to_path_buf(),
     })?;

@@ -39,6 +39,9 @@ use crate::api::registry::RegistryConnection;
 use crate::secret::{Redactor, SecretValue};
 use crate::vocab::field::Field;
 
+/// Most characters of registry text (an error message) kept in a message.
+const MAX_REGISTRY_TEXT: usize = 500;
+
 /// A listing read up to a page budget.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Listing {
@@ -656,9 +659,13 @@ impl RegistryClient {
             "redirected to another origin; not followed, so that credentials stay with the registry"
                 .to_string()
         } else {
-            self.model()
+            // The registry's words, without control characters (ANSI escapes could forge
+            // output lines) and capped: a 300 KB message made a 900 KB state file.
+            let message = self
+                .model()
                 .error_message(code, &body)
-                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string())
+                .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_string());
+            crate::secret::clean_text(&message, MAX_REGISTRY_TEXT)
         };
         let mut error = self.error(spec, class, Some(code), &what);
         error.retry_after = retry_after.filter(|_| class == ErrorClass::RateLimited);
@@ -749,6 +756,14 @@ fn same_origin_redirects() -> redirect::Policy {
 }
 
 fn check_scheme(registry: &'static str, config: &ClientConfig) -> Result<(), ClientError> {
+    if !config.base_url.username().is_empty() || config.base_url.password().is_some() {
+        // Credentials in a URL end up in logs, proxies and error messages: they belong in
+        // the registry's Secret references. The URL itself is not repeated.
+        return Err(ClientError::BadBaseUrl {
+            registry,
+            reason: "it carries user credentials (user:password@); put them in the registry's Secret references instead".to_string(),
+        });
+    }
     match config.base_url.scheme() {
         "https" => Ok(()),
         "http" if config.allow_insecure_http => Ok(()),
@@ -771,7 +786,9 @@ fn rate_limiter(
     if !(config.requests_per_second.is_finite() && config.requests_per_second > 0.0) {
         return Err(bad());
     }
-    let period = Duration::from_secs_f64(1.0 / config.requests_per_second);
+    // A tiny rate (1e-30/s) is a period no Duration holds: refused, never a panic.
+    let period =
+        Duration::try_from_secs_f64(1.0 / config.requests_per_second).map_err(|_| bad())?;
     let burst = NonZeroU32::new(config.burst).ok_or_else(bad)?;
     let quota = Quota::with_period(period)
         .ok_or_else(bad)?
@@ -885,5 +902,32 @@ mod tests {
             let status = StatusCode::from_u16(code).unwrap();
             assert_eq!(classify(status), (class, retry), "{code}");
         }
+    }
+}
+
+#[cfg(test)]
+mod guards {
+    use super::*;
+
+    #[test]
+    fn credentials_in_the_base_url_are_refused_without_repeating_them() {
+        let config =
+            ClientConfig::new(Url::parse("https://admin:hunter2-CANARY@api.example.com").unwrap());
+        let err = check_scheme("composio", &config).unwrap_err().to_string();
+        assert!(err.contains("user credentials"), "{err}");
+        assert!(!err.contains("hunter2") && !err.contains("admin"), "{err}");
+        let plain = ClientConfig::new(Url::parse("https://api.example.com").unwrap());
+        assert!(check_scheme("composio", &plain).is_ok());
+    }
+
+    #[test]
+    fn a_vanishing_rate_is_an_error_not_a_panic() {
+        let mut config = ClientConfig::new(Url::parse("https://api.example.com").unwrap());
+        for rate in [1e-30, 0.0, -1.0, f64::NAN] {
+            config.requests_per_second = rate;
+            assert!(rate_limiter("composio", &config).is_err(), "{rate}");
+        }
+        config.requests_per_second = 5.0;
+        assert!(rate_limiter("composio", &config).is_ok());
     }
 }
