@@ -54,8 +54,9 @@ impl fmt::Display for SecretValue {
 ///
 /// - exact, lower-case and upper-case;
 /// - base64 (standard, URL-safe, with and without padding) and URL-encoded;
-/// - any run of [`Redactor::FRAGMENT`] or more characters taken from the value (a
-///   truncated echo such as `sk_live_ab...`), compared case-insensitively;
+/// - a truncated echo: [`Redactor::FRAGMENT`] or more of the value's first or last
+///   characters (`sk_live_ab...`, `...b4c9e1`), compared case-insensitively. Runs from
+///   the middle of a value are not masked: they would mask ordinary words.
 /// - a value of 1-3 characters only where it stands as a whole word (so that it is masked
 ///   without mangling every word that contains its letters).
 #[derive(Clone, Default)]
@@ -64,8 +65,9 @@ pub struct Redactor {
     values: Vec<String>,
     /// Values too short for fragments: masked as whole words.
     short: Vec<String>,
-    /// Every [`Redactor::FRAGMENT`]-character window of every longer value, lower-cased.
-    windows: std::collections::HashSet<Vec<char>>,
+    /// Every value of [`Redactor::FRAGMENT`] or more characters, lower-cased, for truncated
+    /// echoes of its start or end.
+    lowered: Vec<Vec<char>>,
 }
 
 impl Redactor {
@@ -116,8 +118,8 @@ impl Redactor {
             return;
         }
         let lower: Vec<char> = v.to_lowercase().chars().collect();
-        for window in lower.windows(Self::FRAGMENT) {
-            self.windows.insert(window.to_vec());
+        if lower.len() >= Self::FRAGMENT && !self.lowered.contains(&lower) {
+            self.lowered.push(lower);
         }
         let encoded: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
         let forms = [
@@ -151,9 +153,10 @@ impl Redactor {
         self.mask_short_words(&out)
     }
 
-    /// Masks every run of characters covered by a window of a secret.
+    /// Masks runs of [`Redactor::FRAGMENT`] or more characters that equal the start or the
+    /// end of a secret (a truncated echo).
     fn mask_fragments(&self, text: &str) -> String {
-        if self.windows.is_empty() {
+        if self.lowered.is_empty() {
             return text.to_string();
         }
         let chars: Vec<char> = text.chars().collect();
@@ -162,9 +165,27 @@ impl Redactor {
             .map(|c| c.to_lowercase().next().unwrap_or(*c))
             .collect();
         let mut covered = vec![false; chars.len()];
-        for start in 0..lower.len().saturating_sub(Self::FRAGMENT - 1) {
-            if self.windows.contains(&lower[start..start + Self::FRAGMENT]) {
-                covered[start..start + Self::FRAGMENT].fill(true);
+        for secret in &self.lowered {
+            for start in 0..lower.len() {
+                // The secret's start, as long as it goes on matching.
+                let head = lower[start..]
+                    .iter()
+                    .zip(secret.iter())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if head >= Self::FRAGMENT {
+                    covered[start..start + head].fill(true);
+                }
+                // The secret's end, ending at `start`.
+                let tail = lower[..=start]
+                    .iter()
+                    .rev()
+                    .zip(secret.iter().rev())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                if tail >= Self::FRAGMENT {
+                    covered[start + 1 - tail..=start].fill(true);
+                }
             }
         }
         let mut out = String::with_capacity(text.len());
@@ -273,8 +294,9 @@ mod tests {
             ("base64", b64),
             ("base64url", b64url),
             ("url-encoded", url),
-            ("truncated", "Sk_Liv".to_string()),
-            ("truncated middle", "live_canar".to_string()),
+            ("truncated start", "Sk_Live_Ca".to_string()),
+            ("truncated start, upper-case", "SK_LIV".to_string()),
+            ("truncated end", "ary/42+x".to_string()),
         ] {
             let out = r.redact(&format!("token {text} refused"));
             assert!(!out.contains(&text), "{form}: {out}");
@@ -283,6 +305,9 @@ mod tests {
                 "{form}: {out}"
             );
         }
+        // A run from the middle is an ordinary word, not an echo.
+        let r = Redactor::new(["wrong-credentials-secret"]);
+        assert_eq!(r.redact("invalid credentials"), "invalid credentials");
         let short = Redactor::new(["k9"]);
         assert_eq!(Redactor::new(["k9x2z"]).redact("a k9x2zb"), "a ***b");
         assert_eq!(
