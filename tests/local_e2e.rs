@@ -1699,3 +1699,27 @@ fn validate_reports_every_error_with_file_line_object_and_field_and_plan_refuses
         Some(0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pinned_external_id_that_does_not_exist_is_stalled_and_exits_1() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.write(
+        "s.yaml",
+        &P::Pais.server_yaml("pinned", "Pinned", "  externalId: does-not-exist\n"),
+    );
+    for cmd in ["plan", "apply"] {
+        let out = env.cli(&[cmd, "-o", "json"], &[]).await;
+        assert_eq!(out.status.code(), Some(1), "{cmd}: {}", text(&out.stdout));
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        let status: mcpsync::api::McpServerStatus =
+            serde_json::from_value(v["servers"][0]["status"].clone()).unwrap();
+        assert_eq!(
+            condition(&status, "Stalled"),
+            ("True".to_string(), "RemoteNotFound".to_string()),
+            "{cmd}"
+        );
+    }
+    assert!(env.writes().is_empty(), "nothing created for a pinned id");
+    env.sim.shutdown().await;
+}

@@ -98,7 +98,9 @@ pub enum Action {
     /// ObserveOnly: differences exist and are reported, never written.
     ReportDrift,
     /// The record is missing and must not be created (policy or `spec.externalId`).
-    ReportMissing { message: String },
+    /// `pinned`: `spec.externalId` names a record that does not exist, which retrying
+    /// cannot fix (`Stalled`, reason `RemoteNotFound`).
+    ReportMissing { message: String, pinned: bool },
     /// Refused before any write.
     Refuse(Refusal),
 }
@@ -116,8 +118,9 @@ impl std::fmt::Debug for Action {
             }
             Action::Patch { changes } => f.debug_struct("Patch").field("changes", changes).finish(),
             Action::ReportDrift => f.write_str("ReportDrift"),
-            Action::ReportMissing { message } => f
+            Action::ReportMissing { message, pinned } => f
                 .debug_struct("ReportMissing")
+                .field("pinned", pinned)
                 .field("message", message)
                 .finish(),
             Action::Refuse(r) => f.debug_tuple("Refuse").field(r).finish(),
@@ -290,7 +293,10 @@ fn missing_action(
             desired.create_name
         ),
     };
-    Action::ReportMissing { message }
+    Action::ReportMissing {
+        message,
+        pinned: pinned && known_id_gone,
+    }
 }
 
 /// The fields a create sends: the desired fields, plus the name the record gets

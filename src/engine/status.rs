@@ -102,7 +102,17 @@ fn decided(
     }
     match (&decision.action, outcome) {
         (Action::Refuse(r), _) => c.stalled(s, r.reason, &r.message),
-        (Action::ReportMissing { message }, _) => {
+        (
+            Action::ReportMissing {
+                message,
+                pinned: true,
+            },
+            _,
+        ) => {
+            s.drift.clear();
+            c.stalled(s, Reason::RemoteNotFound, message);
+        }
+        (Action::ReportMissing { message, .. }, _) => {
             s.drift.clear();
             c.not_synced(s, Reason::RemoteNotFound, message, false);
         }

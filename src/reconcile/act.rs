@@ -181,7 +181,11 @@ fn describe(action: &Action) -> (ActionKind, Option<String>) {
         Action::Create { .. } => (ActionKind::Create, None),
         Action::Patch { .. } => (ActionKind::Patch, None),
         Action::ReportDrift => (ActionKind::Drift, None),
-        Action::ReportMissing { message } => (ActionKind::Missing, Some(message.clone())),
+        Action::ReportMissing {
+            message,
+            pinned: true,
+        } => (ActionKind::Refused, Some(message.clone())),
+        Action::ReportMissing { message, .. } => (ActionKind::Missing, Some(message.clone())),
         Action::Refuse(r) => (ActionKind::Refused, Some(r.message.clone())),
     }
 }
