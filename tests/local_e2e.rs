@@ -1723,3 +1723,47 @@ async fn a_pinned_external_id_that_does_not_exist_is_stalled_and_exits_1() {
     assert!(env.writes().is_empty(), "nothing created for a pinned id");
     env.sim.shutdown().await;
 }
+
+/// The README's sandbox: `mcpsync sim --seed docs/sim-seed.yaml`, then `apply -f
+/// examples/`. The seed's credentials are the examples' Secrets: nothing is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_seeded_simulator_accepts_the_examples_credentials() {
+    let seed = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("docs/sim-seed.yaml");
+    let env = Env::with(SimConfig {
+        seed: Some(seed),
+        ..SimConfig::default()
+    })
+    .await;
+    let sim_base = env.sim.base_url("");
+    let opts = RunOptions {
+        paths: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")],
+        state_path: env.state(),
+        mode: Mode::Apply,
+        base_url_override: Some(std::sync::Arc::new(move |kind| {
+            let prefix = match kind {
+                mcpsync::provider::ProviderKind::Aitronos => "aitronos",
+                mcpsync::provider::ProviderKind::Composio => "composio",
+                mcpsync::provider::ProviderKind::Pais => "pais",
+                mcpsync::provider::ProviderKind::Zudu(mcpsync::api::ZuduBodyStyle::Flat) => {
+                    "zudu-flat"
+                }
+                mcpsync::provider::ProviderKind::Zudu(_) => "zudu",
+            };
+            format!(
+                "{}{prefix}",
+                sim_base.trim_end_matches('/').to_string() + "/"
+            )
+        })),
+        wait_for_state: false,
+    };
+    let report = run::run(&opts, jiff::Timestamp::now()).await.unwrap();
+    let refused: Vec<_> = report
+        .servers
+        .iter()
+        .filter(|s| matches!(s.action, ActionKind::Refused | ActionKind::Failed))
+        .map(|s| (s.server.clone(), s.message.clone()))
+        .collect();
+    assert!(refused.is_empty(), "{refused:#?}");
+    assert!(!report.servers.is_empty());
+    env.sim.shutdown().await;
+}
