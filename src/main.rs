@@ -242,6 +242,9 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
 
 async fn plan_or_apply(args: FileArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     let report = run::run(&args.options(mode), jiff::Timestamp::now()).await?;
+    if mode == Mode::Apply {
+        eprintln!("state file: {}", args.state.display());
+    }
     print!(
         "{}",
         output::render(&report, mode, args.output).map_err(anyhow::Error::msg)?

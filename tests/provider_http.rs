@@ -671,3 +671,19 @@ async fn list_all_has_a_page_cap() {
         format!("Bearer {CANARY}").as_str()
     );
 }
+
+#[tokio::test]
+async fn a_connection_error_names_the_registry_origin() {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    drop(listener);
+    let mut cfg = config(format!("http://{addr}/some/prefix"));
+    cfg.max_attempts = 1;
+    let err = client_with(&aitronos(), cfg).get("x").await.unwrap_err();
+    assert!(
+        err.message
+            .contains(&format!("cannot connect to http://{addr}")),
+        "{}",
+        err.message
+    );
+}

@@ -674,16 +674,25 @@ impl RegistryClient {
 
     /// A request that got no (complete) answer.
     fn transport_failure(&self, spec: &RequestSpec, e: &reqwest::Error) -> Failure {
+        // The origin only (scheme, host, port): a base URL carries no credentials (they
+        // are refused) and its path says nothing more.
+        let origin = self.inner.config.base_url.origin().ascii_serialization();
         let (what, retry) = if e.is_timeout() {
             (
-                format!("no answer within {:?}", self.inner.config.timeout),
+                format!(
+                    "no answer within {:?} from {origin}",
+                    self.inner.config.timeout
+                ),
                 Retry::UnlessPost,
             )
         } else if e.is_connect() {
-            (format!("cannot connect: {}", error_chain(e)), Retry::Always)
+            (
+                format!("cannot connect to {origin}: {}", error_chain(e)),
+                Retry::Always,
+            )
         } else {
             (
-                format!("connection failed: {}", error_chain(e)),
+                format!("connection to {origin} failed: {}", error_chain(e)),
                 Retry::UnlessPost,
             )
         };
