@@ -6,7 +6,6 @@ use std::time::Duration;
 
 use jiff::Timestamp;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
-use kube::ResourceExt;
 use kube::runtime::controller::Action;
 
 use crate::api::conditions::{Reason, types};
@@ -130,83 +129,81 @@ fn interval_of(view: &RegistryView, ctx: &Ctx) -> Duration {
         .unwrap_or(ctx.settings.default_sync_interval)
 }
 
+/// What a reconcile needs of either registry kind.
+trait RegistryObject: kube::Resource<DynamicType = ()> + Send + Sync {
+    fn view(&self) -> Option<RegistryView>;
+    fn status(&self) -> Option<&RegistryStatus>;
+    async fn write_status(&self, ctx: &Ctx, status: &RegistryStatus) -> Result<(), kube::Error>;
+}
+
+impl RegistryObject for McpRegistry {
+    fn view(&self) -> Option<RegistryView> {
+        namespaced_view(self)
+    }
+    fn status(&self) -> Option<&RegistryStatus> {
+        self.status.as_ref()
+    }
+    async fn write_status(&self, ctx: &Ctx, status: &RegistryStatus) -> Result<(), kube::Error> {
+        ctx.writer.write_registry(self, status).await
+    }
+}
+
+impl RegistryObject for ClusterMcpRegistry {
+    fn view(&self) -> Option<RegistryView> {
+        cluster_view(self)
+    }
+    fn status(&self) -> Option<&RegistryStatus> {
+        self.status.as_ref()
+    }
+    async fn write_status(&self, ctx: &Ctx, status: &RegistryStatus) -> Result<(), kube::Error> {
+        ctx.writer.write_cluster_registry(self, status).await
+    }
+}
+
 pub async fn reconcile_namespaced(
     registry: Arc<McpRegistry>,
     ctx: Arc<Ctx>,
 ) -> Result<Action, Error> {
-    let Some(view) = namespaced_view(&registry) else {
-        return Ok(Action::await_change());
-    };
-    ctx.index
-        .write()
-        .set_registry(view.id.clone(), registry_secrets(&view));
-    let now = Timestamp::now();
-    let prev = registry.status.clone().unwrap_or_default();
-    let check = check(&view, &ctx).await;
-    let provider = model_for(&view.connection.provider).kind().id();
-    let next = next_status(&prev, registry.metadata.generation, provider, &check, now);
-    let interval = interval_of(&view, &ctx);
-    if registry_status_due(&prev, &next, interval, now) {
-        ctx.writer
-            .write_registry(&registry, &next)
-            .await
-            .map_err(Error::Kube)?;
-    }
-    if !check.ready
-        && prev
-            .conditions
-            .iter()
-            .all(|c| c.reason != check.reason.as_str())
-    {
-        ctx.event(
-            registry.as_ref(),
-            true,
-            check.reason.as_str(),
-            "Check",
-            check.message.clone(),
-        )
-        .await;
-    }
-    Ok(requeue(&view.id.to_string(), &check, interval, &ctx))
+    reconcile(registry.as_ref(), &ctx).await
 }
 
 pub async fn reconcile_cluster(
     registry: Arc<ClusterMcpRegistry>,
     ctx: Arc<Ctx>,
 ) -> Result<Action, Error> {
-    let Some(view) = cluster_view(&registry) else {
+    reconcile(registry.as_ref(), &ctx).await
+}
+
+/// Checks a registry, writes its status when it changed (or `lastCheckedTime` is due),
+/// and reports a new refusal as an event.
+async fn reconcile<R: RegistryObject>(registry: &R, ctx: &Ctx) -> Result<Action, Error> {
+    let Some(view) = registry.view() else {
         return Ok(Action::await_change());
     };
     ctx.index
         .write()
         .set_registry(view.id.clone(), registry_secrets(&view));
     let now = Timestamp::now();
-    let prev = registry.status.clone().unwrap_or_default();
-    let check = check(&view, &ctx).await;
+    let prev = registry.status().cloned().unwrap_or_default();
+    let check = check(&view, ctx).await;
     let provider = model_for(&view.connection.provider).kind().id();
-    let next = next_status(&prev, registry.metadata.generation, provider, &check, now);
-    let interval = interval_of(&view, &ctx);
+    let next = next_status(&prev, registry.meta().generation, provider, &check, now);
+    let interval = interval_of(&view, ctx);
     if registry_status_due(&prev, &next, interval, now) {
-        ctx.writer
-            .write_cluster_registry(&registry, &next)
+        registry
+            .write_status(ctx, &next)
             .await
             .map_err(Error::Kube)?;
     }
-    if !check.ready
-        && prev
-            .conditions
-            .iter()
-            .all(|c| c.reason != check.reason.as_str())
-    {
-        ctx.event(
-            registry.as_ref(),
-            true,
-            check.reason.as_str(),
-            "Check",
-            check.message.clone(),
-        )
-        .await;
+    let new_refusal = prev
+        .conditions
+        .iter()
+        .all(|c| c.reason != check.reason.as_str());
+    if !check.ready && new_refusal {
+        let reason = check.reason.as_str();
+        ctx.event(registry, true, reason, "Check", check.message.clone())
+            .await;
     }
-    tracing::debug!(registry = %registry.name_any(), ready = check.ready, "checked");
-    Ok(requeue(&view.id.to_string(), &check, interval, &ctx))
+    tracing::debug!(registry = %view.id, ready = check.ready, "checked");
+    Ok(requeue(&view.id.to_string(), &check, interval, ctx))
 }

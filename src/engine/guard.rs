@@ -28,6 +28,11 @@ pub fn refuse_claimed(decision: Decision, owner: Option<&ObjectKey>) -> Decision
     let message = format!(
         "the record named {name:?} ({id}) is already managed by {owner}; give this server another displayName or set spec.externalId"
     );
+    conflict(&decision, message)
+}
+
+/// The decision replaced by a refusal (`Conflict`): nothing is adopted or sent.
+fn conflict(decision: &Decision, message: String) -> Decision {
     Decision {
         action: Action::Refuse(Refusal {
             reason: Reason::Conflict,
@@ -60,15 +65,5 @@ pub fn refuse_foreign(decision: Decision, status: &McpServerStatus) -> Decision 
     let message = format!(
         "a record named {name:?} ({id}) already exists in the registry and was not created by this McpServer; to manage it, set spec.externalId: {id}; otherwise give this server another displayName"
     );
-    Decision {
-        action: Action::Refuse(Refusal {
-            reason: Reason::Conflict,
-            message,
-        }),
-        record_id: None,
-        live: None,
-        diffs: Vec::new(),
-        adopted: false,
-        observe_only: decision.observe_only,
-    }
+    conflict(&decision, message)
 }
