@@ -1767,3 +1767,26 @@ async fn the_seeded_simulator_accepts_the_examples_credentials() {
     assert!(!report.servers.is_empty());
     env.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn servers_that_left_the_manifests_are_reported() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.write("a.yaml", &P::Pais.server_yaml("kept", "Kept", ""));
+    env.write("b.yaml", &P::Pais.server_yaml("gone", "Gone", ""));
+    assert!(!env.apply().await.has_errors());
+    let id = env.external_id("gone");
+    std::fs::remove_file(env.manifests().join("b.yaml")).unwrap();
+    let report = env.run(Mode::Plan).await;
+    assert_eq!(
+        report.orphaned,
+        vec![format!("{NS}/gone (McpRegistry/{NS}/pais, id {id})")]
+    );
+    let out = env.cli(&["plan"], &[]).await;
+    assert!(
+        text(&out.stdout).contains(&format!("not in the manifests: {NS}/gone")),
+        "{}",
+        text(&out.stdout)
+    );
+    env.sim.shutdown().await;
+}

@@ -34,6 +34,12 @@ fn text(report: &RunReport, mode: Mode) -> String {
     for skipped in &report.skipped {
         let _ = writeln!(out, "skipped: {skipped}");
     }
+    for orphan in &report.orphaned {
+        let _ = writeln!(
+            out,
+            "not in the manifests: {orphan}; its record stays (run `mcpsync delete -f` on its manifest to remove it)"
+        );
+    }
     let count = |k: ActionKind| report.servers.iter().filter(|s| s.action == k).count();
     let verb = if mode == Mode::Plan {
         "to create"

@@ -34,6 +34,10 @@ pub struct RunOptions {
 pub struct RunReport {
     pub servers: Vec<ServerResult>,
     pub skipped: Vec<String>,
+    /// Servers the state file knows but the manifests no longer hold (`namespace/name`,
+    /// registry, id): their records stay until `mcpsync delete` is run on their manifest.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub orphaned: Vec<String>,
 }
 
 impl RunReport {
@@ -76,6 +80,7 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
     let owners = StateOwners::new(&state, &manifests);
     let mut report = RunReport {
         skipped: manifests.skipped.clone(),
+        orphaned: orphaned(&state, &manifests),
         ..Default::default()
     };
     let mut groups: BTreeMap<RegistryId, (RegistryView, Vec<ServerInput<'_>>)> = BTreeMap::new();
@@ -146,6 +151,23 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
         lock.save(&state)?;
     }
     Ok(report)
+}
+
+/// State entries of servers that are not in the manifests any more.
+fn orphaned(state: &StateFile, manifests: &manifests::Manifests) -> Vec<String> {
+    let present: std::collections::BTreeSet<String> = manifests
+        .servers
+        .iter()
+        .map(|l| server_key(&l.object))
+        .collect();
+    state
+        .servers()
+        .filter(|(key, _)| !present.contains(*key))
+        .map(|(key, entry)| match &entry.status.external_id {
+            Some(id) => format!("{key} ({}, id {id})", entry.registry),
+            None => format!("{key} ({}, no record)", entry.registry),
+        })
+        .collect()
 }
 
 /// The identity of a server: its namespace (`default` when the manifest names none) and
