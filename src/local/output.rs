@@ -41,28 +41,36 @@ fn text(report: &RunReport, mode: Mode) -> String {
         );
     }
     let count = |k: ActionKind| report.servers.iter().filter(|s| s.action == k).count();
-    let verb = if mode == Mode::Plan {
-        "to create"
-    } else {
-        "created"
-    };
-    let verb2 = if mode == Mode::Plan {
-        "to patch"
-    } else {
-        "patched"
-    };
+    let plan = mode == Mode::Plan;
+    let counters = [
+        (
+            ActionKind::Create,
+            if plan { "to create" } else { "created" },
+        ),
+        (ActionKind::Patch, if plan { "to patch" } else { "patched" }),
+        (ActionKind::InSync, "in sync"),
+        (ActionKind::Drift, "drifted"),
+        (ActionKind::Missing, "missing"),
+        (ActionKind::Refused, "refused"),
+        (ActionKind::Failed, "failed"),
+        (ActionKind::Suspended, "suspended"),
+    ];
+    // Only the counters that are not zero: a summary a person reads at a glance.
+    let parts: Vec<String> = counters
+        .iter()
+        .map(|(kind, label)| (count(*kind), label))
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, label)| format!("{n} {label}"))
+        .collect();
     let _ = writeln!(
         out,
-        "{}: {} {verb}, {} {verb2}, {} in sync, {} drifted, {} missing, {} refused, {} failed, {} suspended.",
-        if mode == Mode::Plan { "Plan" } else { "Apply" },
-        count(ActionKind::Create),
-        count(ActionKind::Patch),
-        count(ActionKind::InSync),
-        count(ActionKind::Drift),
-        count(ActionKind::Missing),
-        count(ActionKind::Refused),
-        count(ActionKind::Failed),
-        count(ActionKind::Suspended),
+        "{}: {}.",
+        if plan { "Plan" } else { "Apply" },
+        if parts.is_empty() {
+            "no McpServer".to_string()
+        } else {
+            parts.join(", ")
+        }
     );
     out
 }
@@ -152,5 +160,41 @@ pub fn render_deletes(results: &[DeleteResult], format: Format) -> Result<String
             }
             Ok(out)
         }
+    }
+}
+
+#[cfg(test)]
+mod summary_tests {
+    use super::*;
+    use crate::api::McpServerStatus;
+
+    fn result(action: ActionKind) -> ServerResult {
+        ServerResult {
+            server: "ns/s".into(),
+            registry: "McpRegistry/ns/r".into(),
+            provider: "pais".into(),
+            action,
+            external_id: None,
+            changes: Vec::new(),
+            message: None,
+            status: McpServerStatus::default(),
+            retry_after: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_shows_only_counters_that_are_not_zero() {
+        let report = RunReport {
+            servers: vec![
+                result(ActionKind::Create),
+                result(ActionKind::InSync),
+                result(ActionKind::InSync),
+            ],
+            ..Default::default()
+        };
+        let text = text(&report, Mode::Plan);
+        assert!(text.ends_with("Plan: 1 to create, 2 in sync.\n"), "{text}");
+        let empty = super::text(&RunReport::default(), Mode::Apply);
+        assert_eq!(empty, "Apply: no McpServer.\n");
     }
 }
