@@ -62,6 +62,9 @@ impl FromStr for NextFault {
         let head = parts.next().unwrap_or_default();
         let drop = head == "drop";
         let status = if drop { 0 } else { head.parse()? };
+        if !drop && !(100..=599).contains(&status) {
+            anyhow::bail!("{status} is not an HTTP status (100-599), nor `drop`");
+        }
         let count = parts.next().map(str::parse).transpose()?.unwrap_or(1);
         let provider = parts.next().map(str::parse).transpose()?;
         Ok(NextFault {
@@ -394,6 +397,10 @@ mod tests {
         assert_eq!(d.count, 1);
         assert_eq!(d.provider, None);
         assert!("after:".parse::<NextFault>().is_err());
+        for bad in ["0", "99", "600", "65535", "after:1000"] {
+            assert!(bad.parse::<NextFault>().is_err(), "{bad}");
+        }
+        assert!("599".parse::<NextFault>().is_ok());
         assert!("after:after:503".parse::<NextFault>().is_err());
     }
 
