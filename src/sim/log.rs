@@ -131,9 +131,20 @@ impl RequestLog {
 }
 
 /// The body as it may be stored: parsed and masked, or a length note.
+/// Largest request body kept in the log.
+pub const MAX_LOGGED_BODY: usize = 16 * 1024;
+
+/// A request body as logged: JSON with secrets masked, or a note of its size.
 pub fn masked_body(bytes: &[u8]) -> Option<Value> {
     if bytes.is_empty() {
         return None;
+    }
+    // The log holds bodies up to this size, so its memory is bounded by its capacity.
+    if bytes.len() > MAX_LOGGED_BODY {
+        return Some(Value::String(format!(
+            "<{} bytes, not logged>",
+            bytes.len()
+        )));
     }
     match serde_json::from_slice::<Value>(bytes) {
         Ok(mut value) => {
@@ -218,6 +229,16 @@ mod tests {
     fn non_json_body_is_not_stored() {
         let v = masked_body(b"token=canary");
         assert_eq!(v, Some(Value::String("<12 bytes, not JSON>".into())));
+    }
+
+    #[test]
+    fn a_large_body_is_not_kept_in_the_log() {
+        let big = format!("{{\"name\": \"{}\"}}", "x".repeat(MAX_LOGGED_BODY));
+        let v = masked_body(big.as_bytes());
+        assert_eq!(
+            v,
+            Some(Value::String(format!("<{} bytes, not logged>", big.len())))
+        );
     }
 
     #[test]

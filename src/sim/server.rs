@@ -17,8 +17,22 @@ use tower::ServiceExt;
 #[derive(Clone)]
 pub struct ConnectionKill(pub CancellationToken);
 
+/// Connections served at once; more wait in the accept queue.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// A connection that sends no complete request headers for this long is closed (idle
+/// keep-alive connections included).
+pub const IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
 pub async fn run(listener: TcpListener, app: Router, shutdown: CancellationToken) {
+    let slots = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
     loop {
+        let slot = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            slot = slots.clone().acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
         let accepted = tokio::select! {
             _ = shutdown.cancelled() => break,
             accepted = listener.accept() => accepted,
@@ -33,11 +47,11 @@ pub async fn run(listener: TcpListener, app: Router, shutdown: CancellationToken
             }
         };
         let _ = stream.set_nodelay(true);
-        tokio::spawn(serve_connection(
-            stream,
-            app.clone(),
-            shutdown.child_token(),
-        ));
+        let serve = serve_connection(stream, app.clone(), shutdown.child_token());
+        tokio::spawn(async move {
+            serve.await;
+            drop(slot);
+        });
     }
 }
 
@@ -51,8 +65,10 @@ async fn serve_connection(stream: tokio::net::TcpStream, app: Router, kill: Canc
             Ok::<_, Infallible>(response.unwrap_or_else(|never| match never {}))
         }
     });
-    let connection =
-        hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let connection = hyper::server::conn::http1::Builder::new()
+        .timer(hyper_util::rt::TokioTimer::new())
+        .header_read_timeout(IDLE_TIMEOUT)
+        .serve_connection(TokioIo::new(stream), service);
     tokio::select! {
         result = connection => {
             if let Err(e) = result {
