@@ -788,11 +788,12 @@ async fn restart_in_the_middle_of_a_create_leaves_one_record() {
     // The create is stored, then its answer is held for 20 s: the operator is killed in
     // that window, after the POST and before it could write the id to the status.
     w.sim.faults().set_after_hold(Duration::from_secs(20));
+    // Two: a registry re-check (a watch event) may take the first; the create meets one.
     w.sim.faults().push_next(NextFault {
         provider: Some(Provider::Composio),
         status: 503,
         retry_after: None,
-        count: 1,
+        count: 2,
         drop: true,
         after: true,
     });
@@ -820,6 +821,7 @@ spec:
     );
     assert_eq!(status.external_id, None);
 
+    w.sim.faults().clear();
     w.sim.faults().set_after_hold(Duration::ZERO);
     w.restart_operator();
     let status = w.wait_status("crash", "Ready", ready).await;

@@ -1790,3 +1790,27 @@ async fn servers_that_left_the_manifests_are_reported() {
     );
     env.sim.shutdown().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delete_says_a_server_is_not_in_the_state_file() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.write(
+        "s.yaml",
+        &P::Pais.server_yaml("never", "Never Applied", "  deletionPolicy: Delete\n"),
+    );
+    let results = delete::delete(&env.opts(Mode::Apply), jiff::Timestamp::now())
+        .await
+        .unwrap();
+    assert_eq!(results[0].outcome, DeleteOutcome::NoRecord);
+    assert!(
+        results[0]
+            .message
+            .as_deref()
+            .unwrap_or_default()
+            .contains("not in the state file"),
+        "{results:#?}"
+    );
+    assert!(env.sim.requests().is_empty());
+    env.sim.shutdown().await;
+}

@@ -312,9 +312,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
     };
     let ctx = Arc::new(Ctx {
         client: client.clone(),
-        writer: status::StatusWriter {
-            client: client.clone(),
-        },
+        writer: status::StatusWriter::new(client.clone()),
         secrets: ports::KubeSecrets {
             client: client.clone(),
         },

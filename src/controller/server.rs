@@ -53,7 +53,12 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
     }
     sync_finalizer(&server, &ctx).await?;
     let now = Timestamp::now();
-    let prev = server.status.clone().unwrap_or_default();
+    // What this process wrote last wins over a cache that has not caught up with it.
+    let prev = ctx
+        .writer
+        .last_written(&server)
+        .or_else(|| server.status.clone())
+        .unwrap_or_default();
     let input = ServerInput {
         key: key.clone(),
         server: &server,
@@ -108,11 +113,10 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
         return Ok(Action::requeue(interval));
     };
     // A create intent may have been written meanwhile: compare with what is stored now.
-    let stored = if result.action == ActionKind::Create || result.status.pending_create.is_some() {
-        McpServerStatus::default()
-    } else {
-        prev.clone()
-    };
+    let stored = ctx
+        .writer
+        .last_written(&server)
+        .unwrap_or_else(|| prev.clone());
     write_if_due(&server, &stored, &result.status, interval, now, &ctx).await?;
     report_events(&server, &prev, &result, &ctx).await;
     record_metrics(&key, &result, &ctx);
@@ -521,6 +525,7 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
 
 async fn release(server: &McpServer, ctx: &Ctx) -> Result<Action, Error> {
     crate::ops::metrics::metrics().server_state(&key_of(server).to_string(), None);
+    ctx.writer.forget(server);
     let finalizers = server
         .finalizers()
         .iter()

@@ -17,13 +17,38 @@ use crate::engine::material_change;
 /// The field manager of every write the operator makes.
 pub const FIELD_MANAGER: &str = "mcpsync";
 
-/// Writes status subresources.
+/// Writes status subresources, and remembers the last McpServer status it wrote: the
+/// operator is the only writer of that status, and its cache may lag behind its own
+/// writes (a reconcile that read a create intent already cleared could adopt a foreign
+/// record by name).
 #[derive(Clone)]
 pub struct StatusWriter {
     pub client: kube::Client,
+    written: std::sync::Arc<parking_lot::Mutex<std::collections::HashMap<String, McpServerStatus>>>,
 }
 
 impl StatusWriter {
+    pub fn new(client: kube::Client) -> Self {
+        StatusWriter {
+            client,
+            written: Default::default(),
+        }
+    }
+
+    /// The status this process last wrote for this object (by UID: a McpServer deleted
+    /// and created again under its name starts afresh), if any.
+    pub fn last_written(&self, server: &McpServer) -> Option<McpServerStatus> {
+        let uid = server.metadata.uid.as_deref()?;
+        self.written.lock().get(uid).cloned()
+    }
+
+    /// Forgets a server (deleted).
+    pub fn forget(&self, server: &McpServer) {
+        if let Some(uid) = server.metadata.uid.as_deref() {
+            self.written.lock().remove(uid);
+        }
+    }
+
     async fn apply<K>(
         &self,
         api: Api<K>,

@@ -66,7 +66,14 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
             outcome: DeleteOutcome::NoRecord,
             message: None,
         };
+        let known = state.get(&key).is_some();
         match deletion(&server.spec, &status) {
+            Deletion::NoRecord if !known => {
+                result.message = Some(
+                    "not in the state file: mcpsync never created or adopted a record for it here"
+                        .into(),
+                );
+            }
             Deletion::NoRecord => {}
             Deletion::Suspended => {
                 result.outcome = DeleteOutcome::Suspended;

@@ -125,11 +125,7 @@ fn server_text(out: &mut String, s: &ServerResult, mode: Mode) {
             .iter()
             .filter_map(|t| cond(t))
             .collect();
-        let avail = s
-            .status
-            .availability
-            .map(|a| format!("{a:?}"))
-            .unwrap_or_else(|| "Unknown".into());
+        let avail = s.status.availability.unwrap_or_default().as_str();
         let _ = writeln!(out, "    status: {} availability={avail}", conds.join(" "));
     }
 }
