@@ -54,9 +54,14 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
     sync_finalizer(&server, &ctx).await?;
     let now = Timestamp::now();
     // What this process wrote last wins over a cache that has not caught up with it.
-    let prev = ctx
-        .writer
-        .last_written(&server)
+    let remembered = ctx.writer.last_written(&server);
+    tracing::debug!(
+        mcpserver = %key,
+        remembered = remembered.is_some(),
+        pending = remembered.as_ref().or(server.status.as_ref()).is_some_and(|s| s.pending_create.is_some()),
+        "status this reconcile starts from"
+    );
+    let prev = remembered
         .or_else(|| server.status.clone())
         .unwrap_or_default();
     let input = ServerInput {

@@ -78,7 +78,11 @@ impl StatusWriter {
             self.client.clone(),
             &server.namespace().unwrap_or_default(),
         );
-        self.apply(api, &server.name_any(), status).await
+        self.apply(api, &server.name_any(), status).await?;
+        if let Some(uid) = server.metadata.uid.clone() {
+            self.written.lock().insert(uid, status.clone());
+        }
+        Ok(())
     }
 
     pub async fn write_registry(
