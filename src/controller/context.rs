@@ -66,7 +66,13 @@ pub struct Settings {
 /// and `Retry-After` pause hold across every reconcile of that registry.
 #[derive(Default)]
 pub struct Clients {
-    map: Mutex<HashMap<RegistryId, (ClientKey, RegistryClient)>>,
+    map: Mutex<HashMap<RegistryId, CachedClient>>,
+}
+
+struct CachedClient {
+    key: ClientKey,
+    client: RegistryClient,
+    built: std::time::Instant,
 }
 
 /// Registry generation and the resourceVersions of its Secrets (`None`: unseen).
@@ -100,20 +106,31 @@ impl Ctx {
             .collect();
         let complete = secrets.iter().all(|(_, v)| v.is_some());
         let key: ClientKey = (view.generation, secrets);
-        if complete
-            && let Some((cached_key, client)) = self.clients.map.lock().get(&view.id)
-            && *cached_key == key
+        // A Secret no watch sees (a ClusterMcpRegistry's, outside the watched namespaces)
+        // has no resourceVersion to compare: its client is then rebuilt once per sync
+        // interval, not on every reconcile.
+        let fresh_for = if complete {
+            Duration::MAX
+        } else {
+            self.settings.default_sync_interval
+        };
+        if let Some(cached) = self.clients.map.lock().get(&view.id)
+            && cached.key == key
+            && cached.built.elapsed() < fresh_for
         {
-            return Ok(client.clone());
+            return Ok(cached.client.clone());
         }
         tracing::debug!(registry = %view.id, complete, "building the registry's HTTP client");
         let client = reconcile::connect(view, &self.secrets, None).await?;
-        let previous = self
-            .clients
-            .map
-            .lock()
-            .insert(view.id.clone(), (key, client.clone()));
-        if previous.is_some() {
+        let entry = CachedClient {
+            key,
+            client: client.clone(),
+            built: std::time::Instant::now(),
+        };
+        let new_key = entry.key.clone();
+        let previous = self.clients.map.lock().insert(view.id.clone(), entry);
+        // Other credentials or settings: the listing read with the old ones is dropped.
+        if previous.is_some_and(|p| p.key != new_key) {
             self.snapshots.forget(&view.id);
         }
         Ok(client)
