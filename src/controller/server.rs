@@ -53,17 +53,7 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
     }
     sync_finalizer(&server, &ctx).await?;
     let now = Timestamp::now();
-    // What this process wrote last wins over a cache that has not caught up with it.
-    let remembered = ctx.writer.last_written(&server);
-    tracing::debug!(
-        mcpserver = %key,
-        remembered = remembered.is_some(),
-        pending = remembered.as_ref().or(server.status.as_ref()).is_some_and(|s| s.pending_create.is_some()),
-        "status this reconcile starts from"
-    );
-    let prev = remembered
-        .or_else(|| server.status.clone())
-        .unwrap_or_default();
+    let prev = current_status(&server, &ctx);
     let input = ServerInput {
         key: key.clone(),
         server: &server,
@@ -187,6 +177,15 @@ fn check_requested(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> bool {
     };
     let previous = ctx.requested.lock().insert(key.to_string(), value.clone());
     previous.as_deref() != Some(value.as_str())
+}
+
+/// The status to decide from: what this process last wrote (its own writes may not be in
+/// the cache yet), else the cached one.
+fn current_status(server: &McpServer, ctx: &Ctx) -> McpServerStatus {
+    ctx.writer
+        .last_written(server)
+        .or_else(|| server.status.clone())
+        .unwrap_or_default()
 }
 
 /// The message of a registry whose check has not run yet: a wait, not a refusal to report.
@@ -437,7 +436,9 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
     if !server.finalizers().iter().any(|f| f == CLEANUP_FINALIZER) {
         return Ok(Action::await_change());
     }
-    let prev = server.status.clone().unwrap_or_default();
+    // The id written a moment ago may not be in the cache yet: without it the record
+    // would be left behind when the finalizer goes.
+    let prev = current_status(server, ctx);
     let now = Timestamp::now();
     let input = ServerInput {
         key: key.clone(),
