@@ -79,6 +79,8 @@ async fn bench(n: usize) -> anyhow::Result<()> {
             move |_| base.clone()
         })),
         wait_for_state: false,
+        prune: false,
+        progress: None,
     };
     println!("drift_check: {n} McpServers in one Composio registry, {DRIFTED} of them drifted");
     for (phase, mode) in [

@@ -33,13 +33,14 @@ enum Command {
     },
     /// Without a cluster: read manifests, read the registries, print the minimal change
     /// each server would get. Exit 0: nothing to do; 2: changes pending; 1: error.
-    Plan(FileArgs),
+    Plan(PlanArgs),
     /// Without a cluster: the same as plan, and carry it out; statuses go to the state file.
-    Apply(FileArgs),
+    Apply(PlanArgs),
     /// As `kubectl delete -f`: delete remote records under `deletionPolicy: Delete`, keep
     /// them under `Retain`, and drop the servers from the state file.
     Delete(FileArgs),
-    /// Start the simulator in-process, apply examples/ twice and show what was sent.
+    /// Start the simulator in-process, apply examples/ and show what was sent, apply again
+    /// (nothing is sent), then repair a record changed behind mcpsync's back.
     Demo {
         /// Folder of example manifests.
         #[arg(long, default_value = "examples")]
@@ -142,18 +143,65 @@ struct FileArgs {
     /// When another run holds the state file, wait for it instead of failing at once.
     #[arg(long)]
     wait: bool,
+    /// Give up after this long (Go duration, e.g. 90s or 5m): the whole run, waits for
+    /// the state file and the registries included. Default: no limit.
+    #[arg(long, value_parser = parse_interval)]
+    timeout: Option<std::time::Duration>,
+}
+
+#[derive(Args, Debug)]
+struct PlanArgs {
+    #[command(flatten)]
+    files: FileArgs,
+    /// Also delete the servers the state file knows but the manifests no longer hold, as
+    /// their last applied `deletionPolicy` says (Retain keeps the record); `plan --prune`
+    /// shows what would be deleted.
+    #[arg(long)]
+    prune: bool,
 }
 
 impl FileArgs {
-    fn options(&self, mode: Mode) -> RunOptions {
+    fn options(&self, mode: Mode, prune: bool, progress: run::Progress) -> RunOptions {
         RunOptions {
             paths: self.files.clone(),
             state_path: self.state.clone(),
             mode,
             base_url_override: None,
             wait_for_state: self.wait,
+            prune,
+            progress: Some(progress),
         }
     }
+}
+
+/// Progress of a long run on stderr: silent for the first 3 s, then every 5 s.
+fn progress() -> run::Progress {
+    use std::time::Duration;
+    run::Progress::stderr(Duration::from_secs(3), Duration::from_secs(5))
+}
+
+/// Runs `work` within `--timeout`, if one is set.
+async fn within<T>(
+    timeout: Option<std::time::Duration>,
+    progress: &run::Progress,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let result = match timeout {
+        None => work.await,
+        Some(limit) => match tokio::time::timeout(limit, work).await {
+            Ok(result) => result,
+            Err(_) => Err(anyhow::anyhow!(
+                "gave up after --timeout {}: the calls in flight were cancelled; create intents \
+                 already written stay in the state file, so a new run finishes the work \
+                 without creating twice",
+                jiff::SignedDuration::try_from(limit)
+                    .map(|d| format!("{d:#}"))
+                    .unwrap_or_else(|_| format!("{limit:?}"))
+            )),
+        },
+    };
+    progress.finish();
+    result
 }
 
 /// The exit code of a usage error (unknown flag, missing `-f`, bad value), the same for
@@ -174,7 +222,8 @@ fn main() -> ExitCode {
     };
     match &cli.command {
         Command::Run(args) => init_logging(&args.log_level, args.log_format),
-        _ => init_logging("warn", LogFormat::Text),
+        // The CLI: warnings, and the registry client's retries as they happen.
+        _ => init_logging("warn,mcpsync::provider::http=info", LogFormat::Text),
     }
     let result = match cli.command {
         Command::Crds => mcpsync::api::crds_yaml()
@@ -240,37 +289,29 @@ fn block_on<F: std::future::Future<Output = anyhow::Result<ExitCode>>>(
         .block_on(f)
 }
 
-async fn plan_or_apply(args: FileArgs, mode: Mode) -> anyhow::Result<ExitCode> {
-    let report = run::run(&args.options(mode), jiff::Timestamp::now()).await?;
+async fn plan_or_apply(args: PlanArgs, mode: Mode) -> anyhow::Result<ExitCode> {
+    let progress = progress();
+    let opts = args.files.options(mode, args.prune, progress.clone());
+    let work = async { Ok(run::run(&opts, jiff::Timestamp::now()).await?) };
+    let report = within(args.files.timeout, &progress, work).await?;
     if mode == Mode::Apply {
-        eprintln!("state file: {}", args.state.display());
+        eprintln!("state file: {}", args.files.state.display());
     }
-    print!(
-        "{}",
-        output::render(&report, mode, args.output).map_err(anyhow::Error::msg)?
-    );
-    Ok(match (mode, report.has_errors(), report.has_changes()) {
-        (_, true, _) => ExitCode::from(1),
-        (Mode::Plan, false, true) => ExitCode::from(2),
-        _ => ExitCode::SUCCESS,
-    })
+    let state = &args.files.state;
+    let text = output::render(&report, mode, args.files.output, state);
+    print!("{}", text.map_err(anyhow::Error::msg)?);
+    Ok(ExitCode::from(output::run_exit_code(&report, mode)))
 }
 
 async fn delete(args: FileArgs) -> anyhow::Result<ExitCode> {
-    let results =
-        mcpsync::local::delete::delete(&args.options(Mode::Apply), jiff::Timestamp::now()).await?;
-    print!(
-        "{}",
-        output::render_deletes(&results, args.output).map_err(anyhow::Error::msg)?
-    );
-    let failed = results
-        .iter()
-        .any(|r| r.outcome == mcpsync::local::delete::DeleteOutcome::Failed);
-    Ok(if failed {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
+    let progress = progress();
+    let opts = args.options(Mode::Apply, false, progress.clone());
+    let work = async { Ok(mcpsync::local::delete::delete(&opts, jiff::Timestamp::now()).await?) };
+    let results = within(args.timeout, &progress, work).await?;
+    eprintln!("state file: {}", args.state.display());
+    let text = output::render_deletes(&results, args.output, &args.state);
+    print!("{}", text.map_err(anyhow::Error::msg)?);
+    Ok(ExitCode::from(output::delete_exit_code(&results)))
 }
 
 async fn kube_client(args: &RunArgs) -> anyhow::Result<kube::Client> {

@@ -198,6 +198,8 @@ impl Env {
             mode,
             base_url_override: None,
             wait_for_state: false,
+            prune: false,
+            progress: None,
         }
     }
 
@@ -1755,6 +1757,8 @@ async fn the_seeded_simulator_accepts_the_examples_credentials() {
             )
         })),
         wait_for_state: false,
+        prune: false,
+        progress: None,
     };
     let report = run::run(&opts, jiff::Timestamp::now()).await.unwrap();
     let refused: Vec<_> = report
@@ -1765,6 +1769,19 @@ async fn the_seeded_simulator_accepts_the_examples_credentials() {
         .collect();
     assert!(refused.is_empty(), "{refused:#?}");
     assert!(!report.servers.is_empty());
+    // Every condition says something, and Ready=True has a reason of the README's table
+    // (`Available`, else `Synced`; never the availability `Pending`).
+    for s in &report.servers {
+        for c in &s.status.conditions {
+            assert!(!c.message.is_empty(), "{}: {c:?}", s.server);
+            if c.type_ == "Ready" && c.status == "True" {
+                assert!(
+                    ["Available", "Synced"].contains(&c.reason.as_str()),
+                    "{c:?}"
+                );
+            }
+        }
+    }
     env.sim.shutdown().await;
 }
 
@@ -1778,8 +1795,9 @@ async fn servers_that_left_the_manifests_are_reported() {
     let id = env.external_id("gone");
     std::fs::remove_file(env.manifests().join("b.yaml")).unwrap();
     let report = env.run(Mode::Plan).await;
+    let orphaned: Vec<String> = report.orphaned.iter().map(|o| o.to_string()).collect();
     assert_eq!(
-        report.orphaned,
+        orphaned,
         vec![format!("{NS}/gone (McpRegistry/{NS}/pais, id {id})")]
     );
     let out = env.cli(&["plan"], &[]).await;
@@ -1812,5 +1830,234 @@ async fn delete_says_a_server_is_not_in_the_state_file() {
         "{results:#?}"
     );
     assert!(env.sim.requests().is_empty());
+    env.sim.shutdown().await;
+}
+
+// ---- One output shape, prune, timeout, progress ---------------------------------------
+
+/// Every string anywhere in a JSON document (for "no `-` placeholder" checks).
+fn strings(value: &Value, out: &mut Vec<String>) {
+    match value {
+        Value::String(s) => out.push(s.clone()),
+        Value::Array(items) => items.iter().for_each(|v| strings(v, out)),
+        Value::Object(map) => map.values().for_each(|v| strings(v, out)),
+        _ => {}
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn plan_apply_and_delete_print_one_json_shape_with_typed_counts() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.write(
+        "a.yaml",
+        &P::Pais.server_yaml("a", "A", "  deletionPolicy: Delete\n"),
+    );
+    // A server whose registry does not exist: refused before any call, so it has no
+    // registry and no provider (absent, not "-").
+    env.write(
+        "b.yaml",
+        &P::Pais
+            .server_yaml("b", "B", "")
+            .replace("registryRef: {name: pais}", "registryRef: {name: nowhere}"),
+    );
+    let mut docs = Vec::new();
+    for command in ["plan", "apply", "delete"] {
+        let out = env.cli(&[command, "-o", "json"], &[]).await;
+        let doc: Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{command}: {e}: {}", text(&out.stdout)));
+        assert_eq!(doc["command"], command);
+        assert_eq!(
+            doc["exitCode"].as_i64(),
+            out.status.code().map(i64::from),
+            "{command}: exitCode is the process's"
+        );
+        assert_eq!(doc["stateFile"], env.state().display().to_string());
+        let mut keys: Vec<&String> = doc.as_object().unwrap().keys().collect();
+        keys.sort();
+        assert_eq!(
+            keys,
+            [
+                "command",
+                "exitCode",
+                "orphaned",
+                "pruned",
+                "servers",
+                "skipped",
+                "stateFile",
+                "summary"
+            ],
+            "{command}"
+        );
+        // Every counter is a number, zeros included.
+        let summary = doc["summary"].as_object().unwrap();
+        assert_eq!(summary.len(), 16, "{summary:?}");
+        assert!(summary.values().all(Value::is_u64), "{summary:?}");
+        assert_eq!(summary["servers"], 2);
+        let mut all = Vec::new();
+        strings(&doc, &mut all);
+        assert!(!all.iter().any(|s| s == "-"), "{command}: {doc:#}");
+        docs.push(doc);
+    }
+    let (plan, apply, delete) = (&docs[0], &docs[1], &docs[2]);
+    assert_eq!(plan["summary"]["create"], 1);
+    assert_eq!(plan["summary"]["refused"], 1);
+    let b = plan["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["server"] == format!("{NS}/b"))
+        .unwrap();
+    assert_eq!(b["action"], "refused");
+    assert!(
+        b.get("registry").is_none() && b.get("provider").is_none(),
+        "{b:#}"
+    );
+    assert_eq!(apply["summary"]["create"], 1);
+    assert_eq!(apply["exitCode"], 1, "a refused server is an error");
+    assert_eq!(delete["summary"]["deleted"], 1, "{delete:#}");
+    assert_eq!(delete["summary"]["noRecord"], 1, "{delete:#}");
+    let a = &delete["servers"][0];
+    assert_eq!(
+        (a["server"].as_str(), a["action"].as_str()),
+        (Some("t/a"), Some("deleted"))
+    );
+    // YAML is the same document.
+    let out = env.cli(&["plan", "-o", "yaml"], &[]).await;
+    let yaml: Value = serde_saphyr::from_str(&text(&out.stdout)).unwrap();
+    assert_eq!(yaml["command"], "plan");
+    assert_eq!(yaml["summary"]["servers"], 2);
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn prune_deletes_orphans_as_their_last_applied_policy_says() {
+    let env = Env::start().await;
+    env.registry(P::Pais);
+    env.write("keep.yaml", &P::Pais.server_yaml("keep", "Keep", ""));
+    env.write(
+        "del.yaml",
+        &P::Pais.server_yaml("del", "Del", "  deletionPolicy: Delete\n"),
+    );
+    env.write("stay.yaml", &P::Pais.server_yaml("stay", "Stay", ""));
+    assert!(!env.apply().await.has_errors());
+    let (keep, del) = (env.external_id("keep"), env.external_id("del"));
+    std::fs::remove_file(env.manifests().join("keep.yaml")).unwrap();
+    std::fs::remove_file(env.manifests().join("del.yaml")).unwrap();
+
+    // Without --prune: reported, nothing deleted, nothing pending.
+    env.sim.clear_log();
+    let out = env.cli(&["plan"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("--prune removes it"));
+
+    // plan --prune: says what it would do (exit 2), and deletes nothing.
+    let out = env.cli(&["plan", "--prune", "-o", "json"], &[]).await;
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stdout));
+    let doc: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let pruned: Vec<(String, String)> = doc["pruned"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["server"].as_str().unwrap().into(),
+                p["action"].as_str().unwrap().into(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        pruned,
+        [
+            (format!("{NS}/del"), "deleted".to_string()),
+            (format!("{NS}/keep"), "retained".to_string())
+        ]
+    );
+    assert!(!env.sim.requests().iter().any(|r| r.method == "DELETE"));
+
+    // apply --prune: the Delete one goes, the Retain one stays; both leave the state.
+    let out = env.cli(&["apply", "--prune"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("pruned: 1 deleted, 1 retained"), "{stdout}");
+    let deletes: Vec<String> = env
+        .sim
+        .requests()
+        .iter()
+        .filter(|r| r.method == "DELETE")
+        .map(|r| r.path.clone())
+        .collect();
+    assert_eq!(deletes.len(), 1, "{deletes:?}");
+    assert!(deletes[0].ends_with(&del), "{deletes:?}");
+    assert!(env.sim.stored_record(Provider::Pais, &del).is_none());
+    assert!(env.sim.stored_record(Provider::Pais, &keep).is_some());
+    let state = env.state_file();
+    assert!(state.get(&format!("{NS}/del")).is_none());
+    assert!(state.get(&format!("{NS}/keep")).is_none());
+    assert!(state.get(&format!("{NS}/stay")).is_some());
+    let out = env.cli(&["plan", "--prune", "-o", "json"], &[]).await;
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn timeout_bounds_a_whole_run_against_a_slow_registry() {
+    let env = Env::with(SimConfig {
+        latency: Duration::from_secs(20),
+        ..SimConfig::default()
+    })
+    .await;
+    env.registry(P::Pais);
+    env.write("a.yaml", &P::Pais.server_yaml("a", "A", ""));
+    let started = Instant::now();
+    let out = env.cli(&["apply", "--timeout", "2s"], &[]).await;
+    let took = started.elapsed();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("gave up after --timeout 2s"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(took < Duration::from_secs(15), "took {took:?}");
+    // The lock was released: the next run starts at once.
+    let out = env.cli(&["plan", "--timeout", "1s"], &[]).await;
+    assert!(
+        !text(&out.stderr).contains("in use by another"),
+        "{}",
+        text(&out.stderr)
+    );
+    env.sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_long_run_says_its_progress_and_retries_on_stderr_only() {
+    let env = Env::with(SimConfig {
+        latency: Duration::from_millis(4500),
+        ..SimConfig::default()
+    })
+    .await;
+    env.registry(P::Pais);
+    env.write("a.yaml", &P::Pais.server_yaml("a", "A", ""));
+    env.sim.faults().push_next(NextFault {
+        provider: Some(Provider::Pais),
+        status: 429,
+        retry_after: Some(0),
+        count: 1,
+        drop: false,
+        after: false,
+    });
+    // A fresh server needs no read; its create is one slow POST, answered 429 once.
+    let out = env.cli(&["apply", "-o", "json"], &[]).await;
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "mcpsync: 0/1 server(s) done; now McpRegistry/{NS}/pais"
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("retrying"), "{stderr}");
+    // stdout is the document alone.
+    let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON only");
+    assert_eq!(doc["summary"]["create"], 1, "{doc:#}");
     env.sim.shutdown().await;
 }

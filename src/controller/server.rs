@@ -70,7 +70,7 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
         Err(refusal) if refusal.message == UNCHECKED => {
             return Ok(Action::requeue(Duration::from_secs(5)));
         }
-        Err(refusal) => return refuse(&server, &input, "-", "-", &refusal, now, &ctx).await,
+        Err(refusal) => return refuse(&server, &input, None, None, &refusal, now, &ctx).await,
     };
     let interval = interval_of(&server, Some(&view), &ctx);
     let label = view.label();
@@ -78,7 +78,16 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
     let client = match ctx.registry_client(&view).await {
         Ok(client) => client,
         Err(refusal) => {
-            return refuse(&server, &input, &label, provider, &refusal, now, &ctx).await;
+            return refuse(
+                &server,
+                &input,
+                Some(&label),
+                Some(provider),
+                &refusal,
+                now,
+                &ctx,
+            )
+            .await;
         }
     };
     let registry = SnapshotRegistry {
@@ -123,7 +132,7 @@ fn record_metrics(key: &ObjectKey, result: &ServerResult, ctx: &Ctx) {
     use crate::ops::metrics::{ProviderLabels, RegistryLabels, ServerLabels, metrics};
     let m = metrics();
     let provider = ProviderLabels {
-        provider: result.provider.clone(),
+        provider: result.provider.clone().unwrap_or_default(),
     };
     match result.action {
         ActionKind::Patch => {
@@ -273,8 +282,8 @@ fn find_registry(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Regis
 async fn refuse(
     server: &McpServer,
     input: &ServerInput<'_>,
-    registry: &str,
-    provider: &str,
+    registry: Option<&str>,
+    provider: Option<&str>,
     refusal: &Refusal,
     now: Timestamp,
     ctx: &Ctx,
@@ -343,7 +352,10 @@ async fn report_events(
                 false,
                 "Created",
                 "Create",
-                format!("created record {id} in {}", result.registry),
+                format!(
+                    "created record {id} in {}",
+                    result.registry.as_deref().unwrap_or("its registry")
+                ),
             )
             .await;
         }
@@ -453,12 +465,21 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
     };
     let view = match find_registry(server, key, ctx) {
         Ok(view) => view,
-        Err(refusal) => return refuse(server, &input, "-", "-", &refusal, now, ctx).await,
+        Err(refusal) => return refuse(server, &input, None, None, &refusal, now, ctx).await,
     };
     let client = match ctx.registry_client(&view).await {
         Ok(client) => client,
         Err(refusal) => {
-            return refuse(server, &input, &view.label(), "-", &refusal, now, ctx).await;
+            return refuse(
+                server,
+                &input,
+                Some(&view.label()),
+                None,
+                &refusal,
+                now,
+                ctx,
+            )
+            .await;
         }
     };
     let id = match (id, name) {
@@ -474,7 +495,16 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
                         found.len()
                     ),
                 };
-                return refuse(server, &input, &view.label(), "-", &refusal, now, ctx).await;
+                return refuse(
+                    server,
+                    &input,
+                    Some(&view.label()),
+                    None,
+                    &refusal,
+                    now,
+                    ctx,
+                )
+                .await;
             }
             Err(e) => return Err(Error::Remote(e.message)),
         },
@@ -501,7 +531,16 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
                 reason: e.class.reason(),
                 message: format!("the record {id} cannot be deleted: {}", e.message),
             };
-            refuse(server, &input, &view.label(), "-", &refusal, now, ctx).await?;
+            refuse(
+                server,
+                &input,
+                Some(&view.label()),
+                None,
+                &refusal,
+                now,
+                ctx,
+            )
+            .await?;
             Ok(Action::requeue(interval_of(server, Some(&view), ctx)))
         }
         Err(e) => {

@@ -220,7 +220,10 @@ fn synced(
                 .unwrap_or_else(|| "the registry reports the server unavailable".into());
             c.set(s, types::READY, false, Reason::Unavailable, &why)
         }
-        a => c.set(s, types::READY, true, availability_reason(a), ""),
+        a => {
+            let (reason, message) = ready_reason(a);
+            c.set(s, types::READY, true, reason, message)
+        }
     }
 }
 
@@ -253,12 +256,36 @@ fn record_applied(
     s.applied_fingerprints = fingerprints;
 }
 
-fn availability_reason(a: Availability) -> Reason {
+/// `Ready=True`: `Available` when the registry says so, else `Synced` (the README's table).
+fn ready_reason(a: Availability) -> (Reason, &'static str) {
     match a {
-        Availability::Available => Reason::Available,
-        Availability::Unavailable => Reason::Unavailable,
-        Availability::Pending => Reason::Pending,
-        Availability::Unknown => Reason::Synced,
+        Availability::Available => (
+            Reason::Available,
+            "in sync, and the registry reports the server available",
+        ),
+        Availability::Pending => (
+            Reason::Synced,
+            "in sync; the registry reports the server still connecting (availability Pending)",
+        ),
+        Availability::Unknown | Availability::Unavailable => (
+            Reason::Synced,
+            "in sync; the registry reports no availability for this server",
+        ),
+    }
+}
+
+/// The message of a condition set without one: every condition says something.
+fn default_message(type_: &str, status: bool, reason: Reason) -> String {
+    match (type_, status) {
+        (types::RECONCILING, false) => "no change in progress".into(),
+        (types::RECONCILING, true) => "a change is in progress".into(),
+        (types::STALLED, false) if reason == Reason::Suspended => {
+            "spec.suspend is true: nothing is reconciled until it is false".into()
+        }
+        (types::STALLED, false) => {
+            "no error that needs a change to the spec or a referenced object".into()
+        }
+        _ => format!("{type_}: {}", reason.as_str()),
     }
 }
 
@@ -283,6 +310,10 @@ impl Conds {
         reason: Reason,
         message: &str,
     ) {
+        let message = match message {
+            "" => default_message(type_, status, reason),
+            m => m.to_string(),
+        };
         let status = if status { "True" } else { "False" }.to_string();
         let last_transition_time = match s.conditions.iter().find(|c| c.type_ == type_) {
             Some(old) if old.status == status => old.last_transition_time.clone(),
@@ -292,7 +323,7 @@ impl Conds {
             type_: type_.to_string(),
             status,
             reason: reason.as_str().to_string(),
-            message: message.to_string(),
+            message,
             observed_generation: self.generation,
             last_transition_time,
         };

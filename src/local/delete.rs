@@ -4,10 +4,11 @@
 use jiff::Timestamp;
 use serde::Serialize;
 
+use crate::api::{McpServer, McpServerStatus};
 use crate::engine::lifecycle::{Deletion, RetainReason, deletion};
 use crate::local::manifests::{self, Manifests};
 use crate::local::ports::lock_state;
-use crate::local::run::{RunError, RunOptions, server_key};
+use crate::local::run::{Mode, RunError, RunOptions, server_key};
 use crate::local::secrets;
 use crate::reconcile;
 use crate::vocab::ErrorClass;
@@ -35,8 +36,13 @@ pub enum DeleteOutcome {
 #[serde(rename_all = "camelCase")]
 pub struct DeleteResult {
     pub server: String,
+    /// The registry the record is (or would be) deleted from, when known.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
+    /// Named `action` in output, as for `plan` and `apply`: one shape for every command.
+    #[serde(rename = "action")]
     pub outcome: DeleteOutcome,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
@@ -51,60 +57,20 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
     for loaded in &manifests.servers {
         let server = &loaded.object;
         let key = server_key(server);
-        let status = state
-            .get(&key)
-            .map(|s| s.status.clone())
-            .unwrap_or_default();
-        let id = server
-            .spec
-            .external_id
-            .clone()
-            .or_else(|| status.external_id.clone());
-        let mut result = DeleteResult {
-            server: key.clone(),
-            external_id: id,
-            outcome: DeleteOutcome::NoRecord,
-            message: None,
-        };
-        let known = state.get(&key).is_some();
-        match deletion(&server.spec, &status) {
-            Deletion::NoRecord if !known => {
-                result.message = Some(
-                    "not in the state file: mcpsync never created or adopted a record for it here"
-                        .into(),
-                );
-            }
-            Deletion::NoRecord => {}
-            Deletion::Suspended => {
-                result.outcome = DeleteOutcome::Suspended;
-                result.message = Some("spec.suspend is true: no remote call was made".into());
-            }
-            Deletion::Retain(why) => {
-                result.outcome = DeleteOutcome::Retained;
-                if why == RetainReason::ObserveOnly {
-                    result.message = Some(why.message().into());
-                }
-            }
-            Deletion::Delete { id } => {
-                let answer = match client_for(opts, &manifests, server).await {
-                    Ok(client) => client
-                        .delete(&id)
-                        .await
-                        .map_err(|e| (Some(e.class), e.message)),
-                    Err(message) => Err((None, message)),
-                };
-                (result.outcome, result.message) = outcome_of(answer);
-            }
-            Deletion::LookUpThenDelete { name } => {
-                let (outcome, message, id) = delete_by_name(opts, &manifests, server, &name).await;
-                (result.outcome, result.message) = (outcome, message);
-                result.external_id = id;
-            }
-        }
-        if !matches!(
-            result.outcome,
-            DeleteOutcome::Failed | DeleteOutcome::Suspended
-        ) {
+        let entry = state.get(&key);
+        let status = entry.map(|s| s.status.clone()).unwrap_or_default();
+        let registry = entry.and_then(|s| s.registry.clone());
+        let result = delete_one(
+            opts,
+            &manifests,
+            server,
+            &status,
+            entry.is_some(),
+            Mode::Apply,
+        )
+        .await
+        .with_registry(registry);
+        if result.outcome.leaves_state() {
             state.remove(&key);
         }
         results.push(result);
@@ -113,10 +79,86 @@ pub async fn delete(opts: &RunOptions, _now: Timestamp) -> Result<Vec<DeleteResu
     Ok(results)
 }
 
+impl DeleteOutcome {
+    /// Whether the server leaves the state file: not when a later run must retry.
+    pub fn leaves_state(self) -> bool {
+        !matches!(self, DeleteOutcome::Failed | DeleteOutcome::Suspended)
+    }
+}
+
+impl DeleteResult {
+    fn with_registry(mut self, known: Option<String>) -> Self {
+        self.registry = self.registry.or(known);
+        self
+    }
+}
+
+/// The delete of one server's record, as its spec's `deletionPolicy` says; under
+/// [`Mode::Plan`] only the decision, without a remote call (`Deleted` = to delete).
+pub(crate) async fn delete_one(
+    opts: &RunOptions,
+    manifests: &Manifests,
+    server: &McpServer,
+    status: &McpServerStatus,
+    known: bool,
+    mode: Mode,
+) -> DeleteResult {
+    let id = server
+        .spec
+        .external_id
+        .clone()
+        .or_else(|| status.external_id.clone());
+    let mut result = DeleteResult {
+        server: server_key(server),
+        registry: None,
+        external_id: id,
+        outcome: DeleteOutcome::NoRecord,
+        message: None,
+    };
+    match deletion(&server.spec, status) {
+        Deletion::NoRecord if !known => {
+            result.message = Some(
+                "not in the state file: mcpsync never created or adopted a record for it here"
+                    .into(),
+            );
+        }
+        Deletion::NoRecord => {}
+        Deletion::Suspended => {
+            result.outcome = DeleteOutcome::Suspended;
+            result.message = Some("spec.suspend is true: no remote call was made".into());
+        }
+        Deletion::Retain(why) => {
+            result.outcome = DeleteOutcome::Retained;
+            if why == RetainReason::ObserveOnly {
+                result.message = Some(why.message().into());
+            }
+        }
+        Deletion::Delete { .. } | Deletion::LookUpThenDelete { .. } if mode == Mode::Plan => {
+            result.outcome = DeleteOutcome::Deleted;
+        }
+        Deletion::Delete { id } => {
+            let answer = match client_for(opts, manifests, server).await {
+                Ok(client) => client
+                    .delete(&id)
+                    .await
+                    .map_err(|e| (Some(e.class), e.message)),
+                Err(message) => Err((None, message)),
+            };
+            (result.outcome, result.message) = outcome_of(answer);
+        }
+        Deletion::LookUpThenDelete { name } => {
+            let (outcome, message, id) = delete_by_name(opts, manifests, server, &name).await;
+            (result.outcome, result.message) = (outcome, message);
+            result.external_id = id;
+        }
+    }
+    result
+}
+
 async fn client_for(
     opts: &RunOptions,
     manifests: &Manifests,
-    server: &crate::api::McpServer,
+    server: &McpServer,
 ) -> Result<crate::provider::http::RegistryClient, String> {
     let view = secrets::find_registry(manifests, server).map_err(|e| e.to_string())?;
     reconcile::connect(&view, &manifests.secrets, opts.base_url_override.as_ref())
@@ -137,7 +179,7 @@ fn outcome_of(answer: Result<(), (Option<ErrorClass>, String)>) -> (DeleteOutcom
 async fn delete_by_name(
     opts: &RunOptions,
     manifests: &Manifests,
-    server: &crate::api::McpServer,
+    server: &McpServer,
     name: &str,
 ) -> (DeleteOutcome, Option<String>, Option<String>) {
     let client = match client_for(opts, manifests, server).await {

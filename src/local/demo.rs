@@ -39,6 +39,8 @@ pub async fn demo(examples: PathBuf) -> anyhow::Result<()> {
                 .unwrap_or_default()
         })),
         wait_for_state: false,
+        prune: false,
+        progress: None,
     };
     println!(
         "mcpsync demo: simulator of aitronos, composio, pais and zudu on {}\n",
@@ -69,7 +71,8 @@ async fn step(opts: &RunOptions, sim: &sim::SimHandle) -> anyhow::Result<usize> 
     let report = run::run(opts, jiff::Timestamp::now()).await?;
     print!(
         "{}",
-        output::render(&report, Mode::Apply, Format::Text).map_err(anyhow::Error::msg)?
+        output::render(&report, Mode::Apply, Format::Text, &opts.state_path)
+            .map_err(anyhow::Error::msg)?
     );
     let requests = sim.requests();
     println!(
@@ -101,7 +104,11 @@ async fn drift_composio(sim: &sim::SimHandle, opts: &RunOptions) -> anyhow::Resu
     let state = crate::local::state::StateFile::load(&opts.state_path)?;
     let Some(id) = state
         .servers()
-        .find(|(_, s)| s.registry.contains("composio"))
+        .find(|(_, s)| {
+            s.registry
+                .as_deref()
+                .is_some_and(|r| r.contains("composio"))
+        })
         .and_then(|(_, s)| s.status.external_id.clone())
     else {
         println!("(no Composio server in the examples: skipped)");

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod manifests;
 pub mod output;
 pub mod ports;
+pub mod progress;
 pub mod run;
 pub mod secrets;
 pub mod state;

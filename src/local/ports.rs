@@ -1,9 +1,9 @@
 //! The pipeline's ports served from files: who owns which record (state file and
 //! manifests), where create intents go (the locked state file).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
-use crate::api::McpServerStatus;
+use crate::api::{McpServerSpec, McpServerStatus};
 use crate::local::manifests::Manifests;
 use crate::local::run::{RunOptions, object_key};
 use crate::local::secrets;
@@ -39,9 +39,12 @@ impl StateOwners {
     pub(crate) fn new(state: &StateFile, manifests: &Manifests) -> Self {
         let mut by_record: HashMap<(String, String), Vec<ObjectKey>> = HashMap::new();
         for (key, entry) in state.servers() {
-            if let (Some(id), Ok(key)) = (&entry.status.external_id, key.parse::<ObjectKey>()) {
+            let id = entry.status.external_id.as_ref();
+            if let (Some(id), Some(registry), Ok(key)) =
+                (id, &entry.registry, key.parse::<ObjectKey>())
+            {
                 by_record
-                    .entry((entry.registry.clone(), id.clone()))
+                    .entry((registry.clone(), id.clone()))
                     .or_default()
                     .push(key);
             }
@@ -83,6 +86,8 @@ pub(crate) struct StateIntents<'a> {
     /// Held under `apply`, the only mode that creates.
     lock: Option<&'a StateLock>,
     registry: &'a str,
+    /// The specs of the run's servers, kept with their intents (see `ServerState::spec`).
+    specs: &'a BTreeMap<ObjectKey, McpServerSpec>,
 }
 
 impl<'a> StateIntents<'a> {
@@ -90,11 +95,13 @@ impl<'a> StateIntents<'a> {
         state: &'a mut StateFile,
         lock: Option<&'a StateLock>,
         registry: &'a str,
+        specs: &'a BTreeMap<ObjectKey, McpServerSpec>,
     ) -> Self {
         StateIntents {
             state,
             lock,
             registry,
+            specs,
         }
     }
 }
@@ -104,7 +111,8 @@ impl IntentSink for StateIntents<'_> {
         for (key, status) in intents {
             let entry = ServerState {
                 status: status.clone(),
-                registry: self.registry.to_string(),
+                registry: Some(self.registry.to_string()),
+                spec: self.specs.get(key).cloned(),
             };
             self.state.insert(key.to_string(), entry);
         }

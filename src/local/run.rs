@@ -8,10 +8,12 @@ use std::path::PathBuf;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::api::McpServer;
+use crate::api::{McpServer, McpServerSpec};
 use crate::engine::plan::Refusal;
+use crate::local::delete::{DeleteOutcome, DeleteResult, delete_one};
 use crate::local::manifests;
 use crate::local::ports::{StateIntents, StateOwners, lock_state};
+pub use crate::local::progress::Progress;
 use crate::local::secrets::{self, RegistryView};
 use crate::local::state::{ServerState, StateFile};
 use crate::provider::model_for;
@@ -27,6 +29,11 @@ pub struct RunOptions {
     pub base_url_override: Option<BaseUrlOverride>,
     /// When another run holds the state file: wait for it (`--wait`) instead of failing.
     pub wait_for_state: bool,
+    /// `--prune`: servers the state file knows but the manifests no longer hold are
+    /// deleted as their last applied `deletionPolicy` says (and dropped from the state).
+    pub prune: bool,
+    /// Where progress of a long run goes (stderr for the CLI); `None` says nothing.
+    pub progress: Option<Progress>,
 }
 
 /// The results of a run, one per McpServer in the files.
@@ -34,24 +41,59 @@ pub struct RunOptions {
 pub struct RunReport {
     pub servers: Vec<ServerResult>,
     pub skipped: Vec<String>,
-    /// Servers the state file knows but the manifests no longer hold (`namespace/name`,
-    /// registry, id): their records stay until `mcpsync delete` is run on their manifest.
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub orphaned: Vec<String>,
+    /// Servers the state file knows but the manifests no longer hold: their records stay
+    /// until `--prune` (or `mcpsync delete` on their manifest) removes them.
+    pub orphaned: Vec<Orphan>,
+    /// With `--prune`: what happened (or, under `plan`, would happen) to the orphans.
+    pub pruned: Vec<DeleteResult>,
+}
+
+/// A server in the state file whose manifest is gone.
+#[derive(Clone, Debug, Serialize, PartialEq)]
+#[serde(rename_all = "camelCase")]
+pub struct Orphan {
+    /// `namespace/name`.
+    pub server: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_id: Option<String>,
+}
+
+impl std::fmt::Display for Orphan {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let registry = self.registry.as_deref().unwrap_or("no registry");
+        match &self.external_id {
+            Some(id) => write!(f, "{} ({registry}, id {id})", self.server),
+            None => write!(f, "{} ({registry}, no record)", self.server),
+        }
+    }
 }
 
 impl RunReport {
-    /// True when a plan has something to do.
+    /// True when a plan has something to do (a create, a PATCH, or a delete to prune).
     pub fn has_changes(&self) -> bool {
-        self.servers
+        let writes = self
+            .servers
             .iter()
-            .any(|s| matches!(s.action, ActionKind::Create | ActionKind::Patch))
+            .any(|s| matches!(s.action, ActionKind::Create | ActionKind::Patch));
+        writes
+            || self
+                .pruned
+                .iter()
+                .any(|p| p.outcome == DeleteOutcome::Deleted)
     }
-    /// True when some server could not be brought in line.
+    /// True when some server could not be brought in line (or pruned).
     pub fn has_errors(&self) -> bool {
-        self.servers
+        let servers = self
+            .servers
             .iter()
-            .any(|s| matches!(s.action, ActionKind::Refused | ActionKind::Failed))
+            .any(|s| matches!(s.action, ActionKind::Refused | ActionKind::Failed));
+        servers
+            || self
+                .pruned
+                .iter()
+                .any(|p| p.outcome == DeleteOutcome::Failed)
     }
 }
 
@@ -83,6 +125,13 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
         orphaned: orphaned(&state, &manifests),
         ..Default::default()
     };
+    let specs: BTreeMap<ObjectKey, McpServerSpec> = manifests
+        .servers
+        .iter()
+        .map(|l| (object_key(&l.object), l.object.spec.clone()))
+        .collect();
+    let progress = opts.progress.clone().unwrap_or_default();
+    progress.begin(manifests.servers.len());
     let mut groups: BTreeMap<RegistryId, (RegistryView, Vec<ServerInput<'_>>)> = BTreeMap::new();
     for server in manifests.servers.iter().map(|l| &l.object) {
         let key = object_key(server);
@@ -93,6 +142,7 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
         let input = ServerInput { key, server, prev };
         if let Some(result) = reconcile::suspended(&input, now) {
             report.servers.push(result);
+            progress.done(1);
             continue;
         }
         match secrets::find_registry(&manifests, server) {
@@ -108,13 +158,16 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
                 };
                 report
                     .servers
-                    .push(reconcile::refused(&input, "-", "-", &refusal, now));
+                    .push(reconcile::refused(&input, None, None, &refusal, now));
+                progress.done(1);
             }
         }
     }
     for (view, inputs) in groups.into_values() {
         let label = view.label();
         let provider = model_for(&view.connection.provider).kind().id();
+        progress.stage(format!("{label}: {} server(s)", inputs.len()));
+        let count = inputs.len();
         let connected =
             reconcile::connect(&view, &manifests.secrets, opts.base_url_override.as_ref()).await;
         let client = match connected {
@@ -122,12 +175,13 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
             Err(r) => {
                 let refused = inputs
                     .iter()
-                    .map(|input| reconcile::refused(input, &label, provider, &r, now));
+                    .map(|input| reconcile::refused(input, Some(&label), Some(provider), &r, now));
                 report.servers.extend(refused);
+                progress.done(count);
                 continue;
             }
         };
-        let mut intents = StateIntents::new(&mut state, lock.as_ref(), &label);
+        let mut intents = StateIntents::new(&mut state, lock.as_ref(), &label, &specs);
         let batch = Batch {
             registry: &view,
             secrets: &manifests.secrets,
@@ -138,23 +192,74 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
         };
         let results = reconcile::run_batch(batch, &client, inputs).await;
         report.servers.extend(results);
+        progress.done(count);
     }
     report.servers.sort_by(|a, b| a.server.cmp(&b.server));
+    if opts.prune {
+        progress.stage(format!("pruning {} server(s)", report.orphaned.len()));
+        report.pruned = prune(opts, &manifests, &state, &report.orphaned).await;
+    }
     if let Some(lock) = &lock {
         for r in &report.servers {
+            let key = r.server.parse::<ObjectKey>().ok();
             let entry = ServerState {
                 status: r.status.clone(),
                 registry: r.registry.clone(),
+                spec: key.and_then(|k| specs.get(&k).cloned()),
             };
             state.insert(r.server.clone(), entry);
+        }
+        for pruned in report.pruned.iter().filter(|p| p.outcome.leaves_state()) {
+            state.remove(&pruned.server);
         }
         lock.save(&state)?;
     }
     Ok(report)
 }
 
+/// `--prune`: each orphan's record is deleted (or kept) as its last applied spec says,
+/// through the registry the manifests still declare. Under `plan`, only the decisions.
+async fn prune(
+    opts: &RunOptions,
+    manifests: &manifests::Manifests,
+    state: &StateFile,
+    orphans: &[Orphan],
+) -> Vec<DeleteResult> {
+    let mut results = Vec::new();
+    for orphan in orphans {
+        let entry = state.get(&orphan.server);
+        let status = entry.map(|e| e.status.clone()).unwrap_or_default();
+        let Some((spec, key)) = entry
+            .and_then(|e| e.spec.clone())
+            .zip(orphan.server.parse::<ObjectKey>().ok())
+        else {
+            results.push(DeleteResult {
+                server: orphan.server.clone(),
+                registry: orphan.registry.clone(),
+                external_id: orphan.external_id.clone(),
+                outcome: DeleteOutcome::Retained,
+                message: Some(
+                    "the state file holds no spec for it (written by an older mcpsync): \
+                     pruned as deletionPolicy: Retain"
+                        .into(),
+                ),
+            });
+            continue;
+        };
+        let mut server = McpServer::new(&key.name, spec);
+        server.metadata.namespace = Some(key.namespace);
+        let mode = opts.mode;
+        let result = delete_one(opts, manifests, &server, &status, true, mode).await;
+        results.push(DeleteResult {
+            registry: orphan.registry.clone(),
+            ..result
+        });
+    }
+    results
+}
+
 /// State entries of servers that are not in the manifests any more.
-fn orphaned(state: &StateFile, manifests: &manifests::Manifests) -> Vec<String> {
+fn orphaned(state: &StateFile, manifests: &manifests::Manifests) -> Vec<Orphan> {
     let present: std::collections::BTreeSet<String> = manifests
         .servers
         .iter()
@@ -163,9 +268,10 @@ fn orphaned(state: &StateFile, manifests: &manifests::Manifests) -> Vec<String> 
     state
         .servers()
         .filter(|(key, _)| !present.contains(*key))
-        .map(|(key, entry)| match &entry.status.external_id {
-            Some(id) => format!("{key} ({}, id {id})", entry.registry),
-            None => format!("{key} ({}, no record)", entry.registry),
+        .map(|(key, entry)| Orphan {
+            server: key.clone(),
+            registry: entry.registry.clone(),
+            external_id: entry.status.external_id.clone(),
         })
         .collect()
 }

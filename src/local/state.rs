@@ -45,8 +45,15 @@ pub struct ServerState {
     /// The status the McpServer would have in a cluster.
     pub status: McpServerStatus,
     /// `McpRegistry/ns/name` or `ClusterMcpRegistry/name`, for messages (e.g. which
-    /// registry to delete from after the manifest changed).
-    pub registry: String,
+    /// registry to delete from after the manifest changed); absent when the server's
+    /// registry was not found.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// The spec last applied (it holds no secret value: Secrets are only referenced), so
+    /// that `apply --prune` can honour the `deletionPolicy` of a server whose manifest is
+    /// gone. Absent in entries written before it existed: they are pruned as `Retain`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<crate::api::McpServerSpec>,
 }
 
 /// The state file could not be read or written. Names the file; the file is never
@@ -508,7 +515,11 @@ mod tests {
         let registry = "McpRegistry/team-a/zudu".to_string();
         state.insert(
             server_key("team-a", "github"),
-            ServerState { status, registry },
+            ServerState {
+                status,
+                registry: Some(registry),
+                spec: None,
+            },
         );
         state
     }
@@ -655,7 +666,10 @@ mod tests {
     fn get_insert_remove_by_key() {
         let mut state = canary_state();
         let key = server_key("team-a", "github");
-        assert_eq!(state.get(&key).unwrap().registry, "McpRegistry/team-a/zudu");
+        assert_eq!(
+            state.get(&key).unwrap().registry.as_deref(),
+            Some("McpRegistry/team-a/zudu")
+        );
         let old = state.remove(&key).unwrap();
         assert!(state.get(&key).is_none());
         assert!(state.insert(key.clone(), old).is_none());

@@ -99,7 +99,7 @@ impl ClientConfig {
             allow_insecure_http: false,
             min_backoff: Duration::from_millis(200),
             max_backoff: Duration::from_secs(10),
-            max_retry_wait: Duration::from_secs(60),
+            max_retry_wait: Duration::from_secs(10),
             max_pages: 1000,
         }
     }
@@ -485,7 +485,8 @@ impl RegistryClient {
                 Some(wait) => wait,
                 None => backoff.next().unwrap_or(config.max_backoff),
             };
-            tracing::debug!(
+            // Said as it happens (the CLI shows this level on stderr): a slow run says why.
+            tracing::info!(
                 registry = self.registry(),
                 method = method_name(spec.method),
                 path = %spec.path,

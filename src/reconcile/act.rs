@@ -30,8 +30,8 @@ impl<R> Sink<'_, R> {
     fn who<'w>(&'w self, key: &'w str) -> crate::reconcile::Who<'w> {
         crate::reconcile::Who {
             key,
-            registry: self.label,
-            provider: self.provider,
+            registry: Some(self.label),
+            provider: Some(self.provider),
         }
     }
 }

@@ -70,8 +70,8 @@ pub fn suspended(input: &ServerInput<'_>, now: Timestamp) -> Option<ServerResult
     let key = input.key.to_string();
     let who = Who {
         key: &key,
-        registry: "-",
-        provider: "-",
+        registry: None,
+        provider: None,
     };
     Some(ServerResult {
         message: Some("spec.suspend is true: no remote call was made".to_string()),
@@ -83,8 +83,8 @@ pub fn suspended(input: &ServerInput<'_>, now: Timestamp) -> Option<ServerResult
 /// `Stalled` with the refusal's reason.
 pub fn refused(
     input: &ServerInput<'_>,
-    registry: &str,
-    provider: &str,
+    registry: Option<&str>,
+    provider: Option<&str>,
     refusal: &Refusal,
     now: Timestamp,
 ) -> ServerResult {
@@ -142,13 +142,13 @@ where
         let resolved = match desired_of(input.server, batch.secrets).await {
             Ok(r) => r,
             Err(r) => {
-                out.push(refused(&input, &label, provider, &r, batch.now));
+                out.push(refused(&input, Some(&label), Some(provider), &r, batch.now));
                 continue;
             }
         };
         match engine::validate(model, &resolved.desired) {
             Ok(()) => ready.push(Prepared { input, resolved }),
-            Err(r) => out.push(refused(&input, &label, provider, &r, batch.now)),
+            Err(r) => out.push(refused(&input, Some(&label), Some(provider), &r, batch.now)),
         }
     }
     let targets: Vec<Target> = ready

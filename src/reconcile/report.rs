@@ -18,8 +18,13 @@ use crate::vocab::Field;
 pub struct ServerResult {
     /// `namespace/name`.
     pub server: String,
-    pub registry: String,
-    pub provider: String,
+    /// `McpRegistry/ns/name` or `ClusterMcpRegistry/name`; absent when the server's
+    /// registry could not be found (or it is suspended: no registry was consulted).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub registry: Option<String>,
+    /// The registry's provider id (`aitronos`, `composio`, `pais`, `zudu`), with `registry`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub provider: Option<String>,
     pub action: ActionKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub external_id: Option<String>,
@@ -61,16 +66,16 @@ pub struct ShownChange {
 #[derive(Clone, Copy)]
 pub struct Who<'a> {
     pub key: &'a str,
-    pub registry: &'a str,
-    pub provider: &'a str,
+    pub registry: Option<&'a str>,
+    pub provider: Option<&'a str>,
 }
 
 impl Who<'_> {
     pub fn result(self, action: ActionKind, status: McpServerStatus) -> ServerResult {
         ServerResult {
             server: self.key.to_string(),
-            registry: self.registry.to_string(),
-            provider: self.provider.to_string(),
+            registry: self.registry.map(str::to_string),
+            provider: self.provider.map(str::to_string),
             action,
             external_id: status.external_id.clone(),
             changes: Vec::new(),
