@@ -2056,6 +2056,10 @@ async fn a_long_run_says_its_progress_and_retries_on_stderr_only() {
         "{stderr}"
     );
     assert!(stderr.contains("retrying"), "{stderr}");
+    assert!(
+        !stderr.contains('\u{1b}'),
+        "no colour when stderr is not a terminal: {stderr:?}"
+    );
     // stdout is the document alone.
     let doc: Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON only");
     assert_eq!(doc["summary"]["create"], 1, "{doc:#}");

@@ -687,3 +687,24 @@ async fn a_connection_error_names_the_registry_origin() {
         err.message
     );
 }
+
+#[tokio::test]
+async fn list_all_stops_on_pages_that_only_repeat_records() {
+    // Each page points to the next one, but serves the records of the first again: a
+    // registry that never ends. The listing stops at the first page with nothing new.
+    let page = |p: u64| {
+        let mut body = zudu_page(p, true, &["a"]);
+        body["data"]["servers"][0]["id"] = json!("mcp_same");
+        reply(200, body)
+    };
+    let (addr, srv) = serve("127.0.0.1", (0..50).map(page).collect()).await;
+    let c = client_with(&zudu_flat(), config(format!("http://{addr}")));
+    let err = c.list_all(None).await.unwrap_err();
+    assert_eq!(err.class, ErrorClass::Unreachable);
+    assert!(
+        err.message.contains("without new records"),
+        "{}",
+        err.message
+    );
+    assert_eq!(srv.seen().len(), 2);
+}

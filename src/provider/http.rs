@@ -345,6 +345,10 @@ impl RegistryClient {
         let mut records = Vec::new();
         let mut cursor: Option<Cursor> = None;
         let mut seen: Vec<Cursor> = Vec::new();
+        // Guards against a registry that never ends: pages that only repeat records
+        // already read, or empty pages that keep pointing further, end the listing.
+        let mut ids: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut empty_pages = 0;
         let keep = |mut records: Vec<RemoteRecord>| {
             if let Some(name) = name {
                 records.retain(|r| r.name.as_deref() == Some(name));
@@ -357,6 +361,17 @@ impl RegistryClient {
             let page = model
                 .parse_list(&body, cursor.as_ref())
                 .map_err(|e| self.error(&spec, ErrorClass::Unreachable, None, &e.to_string()))?;
+            let fresh = page
+                .records
+                .iter()
+                .filter(|r| ids.insert(r.id.clone()))
+                .count();
+            let repeated = !page.records.is_empty() && fresh == 0;
+            empty_pages = if page.records.is_empty() {
+                empty_pages + 1
+            } else {
+                0
+            };
             records.extend(page.records);
             let Some(next) = page.next else {
                 return Ok(Listing::Complete(keep(records)));
@@ -367,6 +382,14 @@ impl RegistryClient {
                     ErrorClass::Unreachable,
                     None,
                     "the listing points back to a page already read",
+                ));
+            }
+            if repeated || empty_pages > 3 {
+                return Err(self.error(
+                    &spec,
+                    ErrorClass::Unreachable,
+                    None,
+                    "the listing keeps pointing to further pages without new records",
                 ));
             }
             seen.push(next.clone());
