@@ -189,6 +189,8 @@ async fn reconcile<R: RegistryObject>(registry: &R, ctx: &Ctx) -> Result<Action,
     let provider = model_for(&view.connection.provider).kind().id();
     let next = next_status(&prev, registry.meta().generation, provider, &check, now);
     let interval = interval_of(&view, ctx);
+    ctx.writer
+        .remember_check(registry.meta().uid.as_deref(), &next);
     if registry_status_due(&prev, &next, interval, now) {
         registry
             .write_status(ctx, &next)

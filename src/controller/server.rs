@@ -14,6 +14,7 @@ use serde_json::json;
 use crate::api::conditions::{Reason, types};
 use crate::api::{
     CLEANUP_FINALIZER, McpServer, McpServerStatus, RECONCILE_REQUESTED_AT, RegistryKind,
+    RegistryStatus,
 };
 use crate::controller::Error;
 use crate::controller::context::Ctx;
@@ -197,6 +198,19 @@ fn current_status(server: &McpServer, ctx: &Ctx) -> McpServerStatus {
         .unwrap_or_default()
 }
 
+/// A registry's status as this process knows it: its own last check for the registry's
+/// current generation, else the cached status (which may lag behind that check).
+fn registry_status(
+    meta: &kube::api::ObjectMeta,
+    cached: &Option<RegistryStatus>,
+    ctx: &Ctx,
+) -> Option<RegistryStatus> {
+    ctx.writer
+        .last_check(meta.uid.as_deref())
+        .filter(|s| s.observed_generation == meta.generation)
+        .or_else(|| cached.clone())
+}
+
 /// The message of a registry whose check has not run yet: a wait, not a refusal to report.
 const UNCHECKED: &str = "the registry has not been checked yet";
 
@@ -224,7 +238,10 @@ fn find_registry(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Regis
                 .ok_or_else(|| not_found(format!("McpRegistry {id}")))?;
             let view =
                 namespaced_view(&registry).ok_or_else(|| not_found(format!("McpRegistry {id}")))?;
-            (view, registry.status.clone())
+            (
+                view,
+                registry_status(&registry.metadata, &registry.status, ctx),
+            )
         }
         RegistryKind::ClusterMcpRegistry => {
             let registry = ctx
@@ -243,7 +260,10 @@ fn find_registry(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Regis
             })?;
             let view = cluster_view(&registry)
                 .ok_or_else(|| not_found(format!("ClusterMcpRegistry {}", wanted.name)))?;
-            (view, registry.status.clone())
+            (
+                view,
+                registry_status(&registry.metadata, &registry.status, ctx),
+            )
         }
     };
     let not_ready = status.as_ref().and_then(|s| {

@@ -25,6 +25,10 @@ pub const FIELD_MANAGER: &str = "mcpsync";
 pub struct StatusWriter {
     pub client: kube::Client,
     written: std::sync::Arc<parking_lot::Mutex<std::collections::HashMap<String, McpServerStatus>>>,
+    /// The last check of each registry (by UID), known before its status write is sent:
+    /// a server woken by that write must not read the older status from a cache that has
+    /// not seen it yet (it would stay `RegistryNotReady` until the next change).
+    checked: std::sync::Arc<parking_lot::Mutex<std::collections::HashMap<String, RegistryStatus>>>,
 }
 
 impl StatusWriter {
@@ -32,7 +36,20 @@ impl StatusWriter {
         StatusWriter {
             client,
             written: Default::default(),
+            checked: Default::default(),
         }
+    }
+
+    /// Remembers a registry's check result (its next status), whether or not it is written.
+    pub fn remember_check(&self, uid: Option<&str>, status: &RegistryStatus) {
+        if let Some(uid) = uid {
+            self.checked.lock().insert(uid.to_string(), status.clone());
+        }
+    }
+
+    /// The last check result of this process for a registry, if any.
+    pub fn last_check(&self, uid: Option<&str>) -> Option<RegistryStatus> {
+        self.checked.lock().get(uid?).cloned()
     }
 
     /// The status this process last wrote for this object (by UID: a McpServer deleted
