@@ -73,6 +73,11 @@ struct RunArgs {
     /// Sync interval of servers and registries that set none (Go duration).
     #[arg(long, env = "MCPSYNC_SYNC_INTERVAL", default_value = "10m", value_parser = parse_interval)]
     sync_interval: std::time::Duration,
+    /// Status writes per second that only refresh `lastSyncTime`; one over budget waits
+    /// for the server's next reconcile (a changed status is always written at once).
+    /// Bounds the API-server load of large installations; 0: unlimited.
+    #[arg(long, env = "MCPSYNC_STATUS_REFRESH_QPS", default_value_t = 10.0)]
+    status_refresh_qps: f64,
     /// Kubeconfig file (default: in-cluster config, else $KUBECONFIG or ~/.kube/config).
     #[arg(long, env = "MCPSYNC_KUBECONFIG")]
     kubeconfig: Option<PathBuf>,
@@ -366,6 +371,7 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<ExitCode> {
             selector: args.selector,
             concurrency: args.concurrency.max(1),
             default_sync_interval: args.sync_interval,
+            status_refresh_qps: args.status_refresh_qps,
             instance: identity,
             ready: None,
         },

@@ -60,6 +60,35 @@ impl Stores {
 pub struct Settings {
     /// Sync interval of servers and registries that set none.
     pub default_sync_interval: Duration,
+    /// Budget of status writes that only move `lastSyncTime` (see
+    /// [`super::Options::status_refresh_qps`]); `None`: unlimited.
+    pub refresh_budget: Option<Arc<governor::DefaultDirectRateLimiter>>,
+}
+
+impl Settings {
+    pub fn new(default_sync_interval: Duration, status_refresh_qps: f64) -> Self {
+        let quota = (status_refresh_qps.is_finite() && status_refresh_qps > 0.0)
+            .then(|| Duration::try_from_secs_f64(1.0 / status_refresh_qps).ok())
+            .flatten()
+            .and_then(governor::Quota::with_period)
+            .map(|q| {
+                // A burst of one second's worth, at least one.
+                let burst = std::num::NonZeroU32::new(status_refresh_qps.ceil().min(1e6) as u32)
+                    .unwrap_or(std::num::NonZeroU32::MIN);
+                q.allow_burst(burst)
+            });
+        Settings {
+            default_sync_interval,
+            refresh_budget: quota.map(|q| Arc::new(governor::RateLimiter::direct(q))),
+        }
+    }
+
+    /// Whether a `lastSyncTime`-only write may go now.
+    pub fn may_refresh(&self) -> bool {
+        self.refresh_budget
+            .as_ref()
+            .is_none_or(|budget| budget.check().is_ok())
+    }
 }
 
 /// One HTTP client per registry, keyed by what it is built from, so that its rate limit
@@ -186,4 +215,23 @@ fn truncate(mut text: String, max: usize) -> String {
         text.truncate(cut);
     }
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_refresh_budget_allows_a_second_of_writes_then_defers() {
+        let settings = Settings::new(Duration::from_secs(600), 3.0);
+        let allowed = (0..10).filter(|_| settings.may_refresh()).count();
+        assert_eq!(allowed, 3, "a burst of one second's worth");
+        let unlimited = Settings::new(Duration::from_secs(600), 0.0);
+        assert!((0..1000).all(|_| unlimited.may_refresh()));
+        let nonsense = Settings::new(Duration::from_secs(600), f64::NAN);
+        assert!(
+            nonsense.may_refresh(),
+            "not a number: no budget, never a panic"
+        );
+    }
 }

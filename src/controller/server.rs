@@ -23,6 +23,7 @@ use crate::controller::ports::{StatusIntents, StoreOwners};
 use crate::controller::snapshot::SnapshotRegistry;
 use crate::controller::status::{FIELD_MANAGER, server_status_due};
 use crate::engine::lifecycle::{Deletion, deletion, needs_cleanup};
+use crate::engine::material_change;
 use crate::engine::plan::Refusal;
 use crate::engine::schedule::{self, Requeue, Settled};
 use crate::engine::{self, status::Report};
@@ -323,12 +324,20 @@ async fn write_if_due(
     now: Timestamp,
     ctx: &Ctx,
 ) -> Result<(), Error> {
-    if server_status_due(stored, next, interval, now) {
-        ctx.writer
-            .write_server(server, next)
-            .await
-            .map_err(Error::Kube)?;
+    if !server_status_due(stored, next, interval, now) {
+        return Ok(());
     }
+    // Only lastSyncTime moves: within the refresh budget, else at a later reconcile.
+    if !material_change(stored, next) && !ctx.settings.may_refresh() {
+        crate::ops::metrics::metrics()
+            .status_refreshes_deferred
+            .inc();
+        return Ok(());
+    }
+    ctx.writer
+        .write_server(server, next)
+        .await
+        .map_err(Error::Kube)?;
     Ok(())
 }
 

@@ -81,6 +81,7 @@ pub struct Metrics {
     pub rate_limit_waits: Family<ProviderLabels, Counter>,
     pub servers: Family<ServerLabels, Gauge>,
     pub snapshot_age: Family<RegistryLabels, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    pub status_refreshes_deferred: Counter,
     /// The last known state of each server, to count them by condition.
     server_states: Mutex<HashMap<String, ServerLabels>>,
 }
@@ -107,6 +108,7 @@ impl Metrics {
             rate_limit_waits: Family::default(),
             servers: Family::default(),
             snapshot_age: Family::default(),
+            status_refreshes_deferred: Counter::default(),
             server_states: Mutex::new(HashMap::new()),
             registry: Registry::default(),
         };
@@ -169,6 +171,11 @@ impl Metrics {
             "mcpsync_snapshot_age_seconds",
             "Age of each registry's remote snapshot",
             m.snapshot_age.clone(),
+        );
+        registry.register(
+            "mcpsync_status_refreshes_deferred",
+            "lastSyncTime-only status writes put off to a later reconcile by --status-refresh-qps",
+            m.status_refreshes_deferred.clone(),
         );
         Metrics { registry, ..m }
     }
