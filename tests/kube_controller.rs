@@ -902,7 +902,10 @@ async fn steady_state_costs_only_list_pages_and_last_sync_writes() {
         // --status-refresh-qps of 10 (200 servers every 10 s would want 20/s): 30 s of
         // budget plus its one-second burst, and a second of slack for the clock.
         assert!(status_writes <= 4 * N, "{status_writes} status writes");
-        assert!(status_writes <= 10 * 32, "{status_writes} status writes in 30 s");
+        assert!(
+            status_writes <= 10 * 32,
+            "{status_writes} status writes in 30 s"
+        );
     }
     let _ = Secret::default();
 }
