@@ -337,6 +337,7 @@ fn defaults_render_a_cluster_wide_operator_under_the_restricted_profile() {
             "--log-format=json",
             "--concurrency=4",
             "--sync-interval=10m",
+            "--status-refresh-qps=10",
         ]),
         "all namespaces: no --namespace"
     );
