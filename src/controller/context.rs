@@ -60,6 +60,8 @@ impl Stores {
 pub struct Settings {
     /// Sync interval of servers and registries that set none.
     pub default_sync_interval: Duration,
+    /// How reconciles read remote records (the benchmark's baseline reads each by GET).
+    pub observe: super::Observe,
 }
 
 /// One HTTP client per registry, keyed by what it is built from, so that its rate limit

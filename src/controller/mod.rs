@@ -51,6 +51,19 @@ pub struct Options {
     pub instance: Option<String>,
     /// Set once the caches are synced and the controllers run (`/readyz`).
     pub ready: Option<Arc<std::sync::atomic::AtomicBool>>,
+    /// How a reconcile reads the remote record. Benchmark baseline only; see [`Observe`].
+    pub observe: Observe,
+}
+
+/// How a server's reconcile reads its remote record.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Observe {
+    /// From the registry's listing, read at most once per sync interval (the product).
+    #[default]
+    Snapshot,
+    /// One GET per server on every reconcile, as Crossplane and ACK do: the baseline the
+    /// scale benchmark compares with (docs/architecture.md, "Scale benchmark").
+    GetEach,
 }
 
 /// A failed reconcile; retried with backoff. The variant is the metric label.
@@ -325,6 +338,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         requested: Default::default(),
         settings: Settings {
             default_sync_interval: opts.default_sync_interval,
+            observe: opts.observe,
         },
     });
 

@@ -87,7 +87,8 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
         // The listing is read at most once per interval; a server's view of the record is
         // then never older than one interval.
         max_age: interval,
-        live: check_requested(&server, &key, &ctx),
+        live: check_requested(&server, &key, &ctx)
+            || ctx.settings.observe == super::Observe::GetEach,
     };
     let owners = StoreOwners {
         stores: &ctx.stores.servers,
