@@ -134,7 +134,10 @@ fn write_json(
         runs: runs.to_vec(),
         total_s: elapsed.as_secs_f64(),
     };
-    std::fs::write(out.join("scale.json"), serde_json::to_string_pretty(&report)?)?;
+    std::fs::write(
+        out.join("scale.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
     Ok(report)
 }
 
@@ -164,7 +167,10 @@ fn machine() -> Machine {
             .unwrap_or_default()
             .trim()
             .to_string(),
-        when: jiff::Timestamp::now().round(jiff::Unit::Second).map(|t| t.to_string()).unwrap_or_default(),
+        when: jiff::Timestamp::now()
+            .round(jiff::Unit::Second)
+            .map(|t| t.to_string())
+            .unwrap_or_default(),
     }
 }
 
@@ -292,11 +298,7 @@ fn plot(path: &std::path::Path, runs: &[Run]) -> anyhow::Result<()> {
                 .draw_series(LineSeries::new(points.clone(), color.stroke_width(2)))?
                 .label(label)
                 .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], color));
-            chart.draw_series(
-                points
-                    .iter()
-                    .map(|p| Circle::new(*p, 4, color.filled())),
-            )?;
+            chart.draw_series(points.iter().map(|p| Circle::new(*p, 4, color.filled())))?;
         }
         if !calls {
             let limit = vec![(min_n, 128.0), (max_n, 128.0)];

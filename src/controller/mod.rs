@@ -236,6 +236,13 @@ where
     {}
 }
 
+/// The caches keep no `managedFields`: nothing reads them (status is written with
+/// server-side apply, which needs none locally), and they are about half of a cached
+/// McpServer (measured at 10,000 servers by `make bench`).
+fn drop_managed_fields<K: Resource>(object: &mut K) {
+    object.meta_mut().managed_fields = None;
+}
+
 /// Secrets, metadata only: names and resourceVersions, never data.
 fn secret_metadata(client: &Client, namespace: Option<&str>) -> Api<PartialObjectMeta<Secret>> {
     match namespace {
@@ -266,6 +273,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         watcher::Config::default(),
     )
     .default_backoff()
+    .modify(drop_managed_fields)
     .reflect(cluster_writer)
     .applied_objects()
     .predicate_filter(predicates::generation, Default::default());
@@ -279,6 +287,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
             watcher::Config::default(),
         )
         .default_backoff()
+        .modify(drop_managed_fields)
         .reflect(reg_writer)
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
@@ -288,6 +297,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         stores.secrets.push(secret_reader);
         let secret_stream = watcher(secret_metadata(&client, ns), watcher::Config::default())
             .default_backoff()
+            .modify(drop_managed_fields)
             .reflect(secret_writer)
             .touched_objects();
         // A second metadata watch triggers registry checks (the first feeds the store and
@@ -307,6 +317,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         let feed = index.clone();
         let server_stream = watcher(scoped::<McpServer>(&client, ns), server_config)
             .default_backoff()
+            .modify(drop_managed_fields)
             .reflect(server_writer)
             .inspect_ok(move |event| index_servers(&feed, event))
             .applied_objects()
