@@ -86,12 +86,14 @@ fn main() -> anyhow::Result<()> {
             n,
             interval: Duration::from_secs(env_or("MCPSYNC_BENCH_INTERVAL", default_interval)),
             intervals: 3,
+            change_interval: Duration::from_secs(600),
             rate_limit: env_or("MCPSYNC_BENCH_RATE", 100),
             latency_samples: env_or("MCPSYNC_BENCH_SAMPLES", 100),
             big_secrets: 100,
             big_secret_bytes: 512 * 1024,
             concurrency: env_or("MCPSYNC_BENCH_CONCURRENCY", 4),
-            limited_same_burst: true,
+            // Illustrates what 429s cost; at 10,000 it would take ~8 minutes.
+            limited_same_burst: n <= 2_000,
         };
         eprintln!("--- N = {n}: {plan:?}");
         let run = runtime.block_on(scale::run(plan));

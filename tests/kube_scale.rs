@@ -15,6 +15,7 @@ async fn scale_smoke_counts_calls_and_writes_of_both_modes() {
         n: N,
         interval: Duration::from_secs(10),
         intervals: 2,
+        change_interval: Duration::from_secs(600),
         rate_limit: 100,
         latency_samples: 5,
         big_secrets: 4,
