@@ -11,7 +11,8 @@
 //! Environment: `MCPSYNC_BENCH_SCALE_N` (default `1000,10000`), `MCPSYNC_BENCH_INTERVAL`
 //! (seconds; default 30 up to N = 2,000, 60 above), `MCPSYNC_BENCH_RATE` (R, default 100
 //! requests/s), `MCPSYNC_BENCH_SAMPLES` (latency samples, default 100),
-//! `MCPSYNC_BENCH_CONCURRENCY` (`mcpsync run --concurrency`, default 4 as in the product).
+//! `MCPSYNC_BENCH_CONCURRENCY` (`mcpsync run --concurrency`, default 4 as in the product);
+//! `MCPSYNC_BENCH_REPLOT=FILE.json` only redraws the plot of an earlier run (FILE.png).
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -65,6 +66,14 @@ fn main() -> anyhow::Result<()> {
     let started = Instant::now();
     let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("target/bench");
     std::fs::create_dir_all(&out)?;
+    // `MCPSYNC_BENCH_REPLOT=FILE.json`: draws the plot of an earlier run only.
+    if let Ok(json) = std::env::var("MCPSYNC_BENCH_REPLOT") {
+        let report: Value = serde_json::from_str(&std::fs::read_to_string(&json)?)?;
+        let png = PathBuf::from(json).with_extension("png");
+        plot(&png, &report)?;
+        println!("written: {}", png.display());
+        return Ok(());
+    }
     let engine = engine_decisions(Duration::from_secs(3));
     eprintln!(
         "engine: {:.0} decisions/s ({} in {:.1} s)",
@@ -103,7 +112,7 @@ fn main() -> anyhow::Result<()> {
         write_json(&out, &machine(), &engine, &runs, started.elapsed())?;
     }
     let report = write_json(&out, &machine(), &engine, &runs, started.elapsed())?;
-    plot(&out.join("scale.png"), &report.runs)?;
+    plot(&out.join("scale.png"), &serde_json::to_value(&report)?)?;
     println!();
     println!(
         "mcpsync scale benchmark on {} ({} cores, {:.0} GiB), {}",
@@ -244,24 +253,44 @@ fn engine_decisions(budget: Duration) -> Engine {
 
 /// Two panels, log scale: remote calls per sync interval against N, and peak RSS against
 /// N, mcpsync vs the baseline.
-fn plot(path: &std::path::Path, runs: &[Run]) -> anyhow::Result<()> {
+fn plot(path: &std::path::Path, report: &Value) -> anyhow::Result<()> {
     use plotters::prelude::*;
     use plotters::style::{FontStyle, register_font};
     register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular())
         .map_err(|_| anyhow::anyhow!("the embedded font does not load"))?;
-    let n = |r: &Run| r.plan.as_ref().map(|p| p.n as f64).unwrap_or(1.0);
+    /// N, then calls per interval and peak RSS, each (mcpsync, baseline).
+    struct Point {
+        n: f64,
+        calls: (f64, f64),
+        rss: (f64, f64),
+    }
+    let number = |v: &Value| v.as_f64().unwrap_or(0.0);
+    let runs: Vec<Point> = report["runs"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or_default()
+        .iter()
+        .map(|r| Point {
+            n: number(&r["plan"]["n"]),
+            calls: (
+                number(&r["mcpsync"]["calls_per_interval"]),
+                number(&r["baseline"]["calls_per_interval"]),
+            ),
+            rss: (
+                number(&r["mcpsync_peak_rss_mib"]),
+                number(&r["baseline_peak_rss_mib"]),
+            ),
+        })
+        .collect();
+    let n = |r: &Point| r.n.max(1.0);
     let max_n = runs.iter().map(n).fold(1.0, f64::max) * 1.5;
     let min_n = runs.iter().map(n).fold(max_n, f64::min) / 1.5;
     let root = BitMapBackend::new(path, (1200, 520)).into_drawing_area();
     root.fill(&WHITE)?;
     let (left, right) = root.split_horizontally(600);
-    let series = |r: &Run, baseline: bool, calls: bool| -> f64 {
-        match (baseline, calls) {
-            (false, true) => r.mcpsync.calls_per_interval,
-            (true, true) => r.baseline.calls_per_interval,
-            (false, false) => r.mcpsync_peak_rss_mib,
-            (true, false) => r.baseline_peak_rss_mib,
-        }
+    let series = |r: &Point, baseline: bool, calls: bool| -> f64 {
+        let (mcpsync, base) = if calls { r.calls } else { r.rss };
+        if baseline { base } else { mcpsync }
     };
     for (area, calls) in [(&left, true), (&right, false)] {
         let values: Vec<f64> = runs
@@ -284,6 +313,9 @@ fn plot(path: &std::path::Path, runs: &[Run]) -> anyhow::Result<()> {
             .build_cartesian_2d((min_n..max_n).log_scale(), (min_y..max_y).log_scale())?;
         chart
             .configure_mesh()
+            .x_labels(4)
+            .x_label_formatter(&|x| format!("{x:.0}"))
+            .y_label_formatter(&|y| format!("{y:.0}"))
             .x_desc("McpServers (N)")
             .y_desc(y_desc)
             .label_style(("sans-serif", 14))
