@@ -60,8 +60,9 @@ crds-check: ## fail when crds/ is stale
 demo: ## simulator + engine on examples/: apply, show what was sent, apply again (nothing sent)
 	$(CARGO) run --quiet -- demo
 
-bench: ## benchmarks
-	$(CARGO) bench
+bench: kube-bin ## benchmarks: simulator throughput, drift check, and the scale benchmark on a fresh API server (target/bench/)
+	$(CARGO) bench --bench sim_throughput --bench drift_check
+	@bin=$(KUBE_BIN) && "$$bin/kubetest" run -- $(CARGO) bench --bench scale
 
 e2e: ## only the real-API-server tests; MCPSYNC_E2E_EXISTING_CLUSTER=1 runs them on the KUBECONFIG cluster (docs/e2e.md)
 ifeq ($(MCPSYNC_E2E_EXISTING_CLUSTER),1)

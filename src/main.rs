@@ -107,6 +107,16 @@ struct RunArgs {
     /// `json` (one object per line), `text`, or `auto`: JSON unless stderr is a terminal.
     #[arg(long, env = "MCPSYNC_LOG_FORMAT", value_enum, default_value = "auto")]
     log_format: LogFormat,
+    /// Benchmark baseline only: `get-each` reads every server's record with a GET on every
+    /// reconcile (the Crossplane/ACK model) instead of the registry's listing.
+    #[arg(long, value_enum, default_value = "snapshot", hide = true)]
+    observe: ObserveArg,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum ObserveArg {
+    Snapshot,
+    GetEach,
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
@@ -374,6 +384,10 @@ async fn run_controller(args: RunArgs) -> anyhow::Result<ExitCode> {
             status_refresh_qps: args.status_refresh_qps,
             instance: identity,
             ready: None,
+            observe: match args.observe {
+                ObserveArg::Snapshot => mcpsync::controller::Observe::Snapshot,
+                ObserveArg::GetEach => mcpsync::controller::Observe::GetEach,
+            },
         },
         metrics_addr: parse_addr("--metrics-addr", &args.metrics_addr)?,
         probe_addr: parse_addr("--probe-addr", &args.probe_addr)?,

@@ -63,6 +63,8 @@ pub struct Settings {
     /// Budget of status writes that only move `lastSyncTime` (see
     /// [`super::Options::status_refresh_qps`]); `None`: unlimited.
     pub refresh_budget: Option<Arc<governor::DefaultDirectRateLimiter>>,
+    /// How reconciles read remote records (the benchmark's baseline reads each by GET).
+    pub observe: super::Observe,
 }
 
 impl Settings {
@@ -80,6 +82,7 @@ impl Settings {
         Settings {
             default_sync_interval,
             refresh_budget: quota.map(|q| Arc::new(governor::RateLimiter::direct(q))),
+            observe: super::Observe::default(),
         }
     }
 

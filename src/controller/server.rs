@@ -98,7 +98,8 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
         // The listing is read at most once per interval; a server's view of the record is
         // then never older than one interval.
         max_age: interval,
-        live: check_requested(&server, &key, &ctx),
+        live: check_requested(&server, &key, &ctx)
+            || ctx.settings.observe == super::Observe::GetEach,
     };
     let owners = StoreOwners {
         stores: &ctx.stores.servers,
@@ -123,9 +124,17 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
         .writer
         .last_written(&server)
         .unwrap_or_else(|| prev.clone());
-    write_if_due(&server, &stored, &result.status, interval, now, &ctx).await?;
+    let deferred = write_if_due(&server, &stored, &result.status, interval, now, &ctx).await?;
     report_events(&server, &prev, &result, &ctx).await;
     record_metrics(&key, &result, &ctx);
+    if deferred {
+        // Its lastSyncTime refresh was over budget: try again at a random point of the
+        // next half interval, so the budget is spent evenly instead of by the bursts of
+        // servers that came due together (a reconcile from the snapshot is cheap).
+        let half = interval.as_secs_f64() / 2.0;
+        let delay = Duration::from_secs_f64(1.0 + rand::random::<f64>() * (half - 1.0).max(0.0));
+        return Ok(Action::requeue(delay));
+    }
     Ok(requeue(&key, &result, interval, &ctx))
 }
 
@@ -316,6 +325,8 @@ async fn refuse(
     Ok(Action::await_change())
 }
 
+/// Writes a server's status when it is due; true when the write, a `lastSyncTime` refresh
+/// alone, was put off by the refresh budget.
 async fn write_if_due(
     server: &McpServer,
     stored: &McpServerStatus,
@@ -323,22 +334,22 @@ async fn write_if_due(
     interval: Duration,
     now: Timestamp,
     ctx: &Ctx,
-) -> Result<(), Error> {
+) -> Result<bool, Error> {
     if !server_status_due(stored, next, interval, now) {
-        return Ok(());
+        return Ok(false);
     }
     // Only lastSyncTime moves: within the refresh budget, else at a later reconcile.
     if !material_change(stored, next) && !ctx.settings.may_refresh() {
         crate::ops::metrics::metrics()
             .status_refreshes_deferred
             .inc();
-        return Ok(());
+        return Ok(true);
     }
     ctx.writer
         .write_server(server, next)
         .await
         .map_err(Error::Kube)?;
-    Ok(())
+    Ok(false)
 }
 
 /// When to look again: the sync interval, backoff after transient failures (never sooner

@@ -3,4 +3,5 @@
 #![allow(dead_code)]
 
 pub mod kube;
+pub mod scale;
 pub mod schema_cases;
