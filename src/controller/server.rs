@@ -127,15 +127,18 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
     let deferred = write_if_due(&server, &stored, &result.status, interval, now, &ctx).await?;
     report_events(&server, &prev, &result, &ctx).await;
     record_metrics(&key, &result, &ctx);
+    let action = requeue(&key, &result, interval, &ctx);
     if deferred {
         // Its lastSyncTime refresh was over budget: try again at a random point of the
         // next half interval, so the budget is spent evenly instead of by the bursts of
         // servers that came due together (a reconcile from the snapshot is cheap).
         let half = interval.as_secs_f64() / 2.0;
-        let delay = Duration::from_secs_f64(1.0 + rand::random::<f64>() * (half - 1.0).max(0.0));
+        let delay =
+            Duration::try_from_secs_f64(1.0 + rand::random::<f64>() * (half - 1.0).max(0.0))
+                .unwrap_or(interval);
         return Ok(Action::requeue(delay));
     }
-    Ok(requeue(&key, &result, interval, &ctx))
+    Ok(action)
 }
 
 /// PATCHes, drift and the server's state for `/metrics`.
