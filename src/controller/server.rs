@@ -510,19 +510,11 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
         Ok(view) => view,
         Err(refusal) => return refuse(server, &input, None, None, &refusal, now, ctx).await,
     };
+    let label = view.label();
     let client = match ctx.registry_client(&view).await {
         Ok(client) => client,
         Err(refusal) => {
-            return refuse(
-                server,
-                &input,
-                Some(&view.label()),
-                None,
-                &refusal,
-                now,
-                ctx,
-            )
-            .await;
+            return refuse(server, &input, Some(&label), None, &refusal, now, ctx).await;
         }
     };
     let id = match (id, name) {
@@ -538,16 +530,7 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
                         found.len()
                     ),
                 };
-                return refuse(
-                    server,
-                    &input,
-                    Some(&view.label()),
-                    None,
-                    &refusal,
-                    now,
-                    ctx,
-                )
-                .await;
+                return refuse(server, &input, Some(&label), None, &refusal, now, ctx).await;
             }
             Err(e) => return Err(Error::Remote(e.message)),
         },
@@ -574,16 +557,7 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
                 reason: e.class.reason(),
                 message: format!("the record {id} cannot be deleted: {}", e.message),
             };
-            refuse(
-                server,
-                &input,
-                Some(&view.label()),
-                None,
-                &refusal,
-                now,
-                ctx,
-            )
-            .await?;
+            refuse(server, &input, Some(&label), None, &refusal, now, ctx).await?;
             Ok(Action::requeue(interval_of(server, Some(&view), ctx)))
         }
         Err(e) => {

@@ -253,17 +253,7 @@ fn text(report: &RunReport, mode: Mode, summary: &Summary) -> String {
         (summary.failed, "failed"),
         (summary.suspended, "suspended"),
     ];
-    // Only the counters that are not zero: a summary a person reads at a glance.
-    let parts: Vec<String> = counters
-        .iter()
-        .filter(|(n, _)| *n > 0)
-        .map(|(n, label)| format!("{n} {label}"))
-        .collect();
-    let mut line = if parts.is_empty() {
-        "no McpServer".to_string()
-    } else {
-        parts.join(", ")
-    };
+    let mut line = nonzero(&counters);
     if !report.pruned.is_empty() {
         let pruned = Summary::of_deletes(&report.pruned);
         line = format!("{line}; pruned: {}", delete_counters(&pruned, mode));
@@ -289,6 +279,12 @@ fn delete_counters(summary: &Summary, mode: Mode) -> String {
         (summary.failed, "failed"),
         (summary.suspended, "suspended"),
     ];
+    nonzero(&counters)
+}
+
+/// Only the counters that are not zero (`1 created, 2 in sync`): a summary a person reads
+/// at a glance.
+fn nonzero(counters: &[(usize, &str)]) -> String {
     let parts: Vec<String> = counters
         .iter()
         .filter(|(n, _)| *n > 0)
