@@ -16,9 +16,7 @@
 
 use std::collections::BTreeSet;
 
-use kube::core::cel::{
-    ScopeContext, VapEvaluator, VapExpression, analyze_rule, cel, compile_schema,
-};
+use kube::core::cel::{ScopeContext, analyze_rule, cel, compile_schema};
 use mcpsync::api::{
     self, ClusterMcpRegistry, McpServer, McpServerStatus, admission, registry::SECRET_REF_PATHS,
 };
@@ -268,23 +266,8 @@ fn policy_denials(object: &Value) -> Vec<String> {
         }
     }
 
-    let expressions: Vec<VapExpression> = validations
-        .iter()
-        .map(|v| VapExpression {
-            expression: v.expression.clone(),
-            message: v.message.clone(),
-            message_expression: None,
-        })
-        .collect();
-    let escaped: Vec<String> = VapEvaluator::builder()
-        .object(object.clone())
-        .namespace_object(namespace_object)
-        .build()
-        .evaluate(&expressions)
-        .into_iter()
-        .filter(|r| !r.passed)
-        .map(|r| r.message.unwrap_or_default())
-        .collect();
+    // The escaped evaluation is the one `mcpsync validate` runs.
+    let escaped = mcpsync::validate::policy_denials(object);
     assert_eq!(plain, escaped, "plain and escaped evaluation disagree");
     plain
 }
