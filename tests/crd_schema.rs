@@ -18,7 +18,7 @@ use std::collections::BTreeSet;
 
 use kube::core::cel::{ScopeContext, analyze_rule, cel, compile_schema};
 use mcpsync::api::{
-    self, ClusterMcpRegistry, McpServer, McpServerStatus, admission, registry::SECRET_REF_PATHS,
+    self, ClusterMcpRegistry, McpServer, McpServerStatus, admission, registry::secret_ref_paths,
 };
 use mcpsync::validate;
 use serde_json::{Value, json};
@@ -180,7 +180,7 @@ fn clustermcpregistry_rules() {
 /// (or none when `None`).
 fn provider_block(provider: &str, namespace: Option<&str>) -> Value {
     let mut block = serde_json::Map::new();
-    for (_, field) in SECRET_REF_PATHS.iter().filter(|(p, _)| *p == provider) {
+    for (_, field) in secret_ref_paths().iter().filter(|(p, _)| *p == provider) {
         let mut secret_ref = json!({"name": "creds", "key": *field});
         if let Some(ns) = namespace {
             secret_ref["namespace"] = json!(ns);
@@ -204,7 +204,7 @@ fn registry_with(kind: &str, provider: &str, refs: Value) -> Value {
 
 #[test]
 fn cluster_registry_secret_refs_name_their_namespace() {
-    let providers: BTreeSet<&str> = SECRET_REF_PATHS.iter().map(|(p, _)| *p).collect();
+    let providers: BTreeSet<&str> = secret_ref_paths().iter().map(|(p, _)| *p).collect();
     for provider in providers {
         let kind = "ClusterMcpRegistry";
         let valid = registry_with(
@@ -218,7 +218,7 @@ fn cluster_registry_secret_refs_name_their_namespace() {
             "{provider}"
         );
         // Each reference on its own: drop the namespace of one, keep the others.
-        for (_, field) in SECRET_REF_PATHS.iter().filter(|(p, _)| *p == provider) {
+        for (_, field) in secret_ref_paths().iter().filter(|(p, _)| *p == provider) {
             let mut refs = provider_block(provider, Some("mcpsync-system"));
             refs[provider][*field]
                 .as_object_mut()
@@ -274,7 +274,7 @@ fn policy_denials(object: &Value) -> Vec<String> {
 
 #[test]
 fn mcpregistry_secret_refs_stay_in_own_namespace() {
-    let providers: BTreeSet<&str> = SECRET_REF_PATHS.iter().map(|(p, _)| *p).collect();
+    let providers: BTreeSet<&str> = secret_ref_paths().iter().map(|(p, _)| *p).collect();
     for provider in providers {
         let kind = "McpRegistry";
         // registry_base puts a McpRegistry in mcpsync-system: that is its own namespace.
@@ -291,7 +291,7 @@ fn mcpregistry_secret_refs_stay_in_own_namespace() {
                 "{provider} {ns:?}"
             );
         }
-        for (_, field) in SECRET_REF_PATHS.iter().filter(|(p, _)| *p == provider) {
+        for (_, field) in secret_ref_paths().iter().filter(|(p, _)| *p == provider) {
             let mut refs = provider_block(provider, None);
             refs[provider][*field]["namespace"] = json!("team-a");
             let denials = policy_denials(&registry_with(kind, provider, refs));
@@ -324,7 +324,7 @@ fn admission_policy_matches_mcpregistries_only_and_is_bound() {
     );
     assert_eq!(
         spec.validations.map(|v| v.len()),
-        Some(SECRET_REF_PATHS.len())
+        Some(secret_ref_paths().len())
     );
     let binding = admission::mcpregistry_secret_namespace_binding();
     let bspec = binding.spec.expect("binding spec");
@@ -543,7 +543,7 @@ fn cel_rules_would_be_accepted_by_an_api_server() {
 fn cluster_rule_covers_every_secret_ref() {
     let schema = schema("ClusterMcpRegistry");
     let rules = schema["properties"]["spec"]["x-kubernetes-validations"].to_string();
-    for (provider, field) in SECRET_REF_PATHS {
+    for (provider, field) in secret_ref_paths() {
         let escaped = format!("self.provider.{provider}.{field}.__namespace__");
         assert!(rules.contains(&escaped), "no rule reads {escaped}");
     }
@@ -753,7 +753,7 @@ fn e2e_manifests_agree_with_these_checks() {
     }
 }
 
-/// A new provider or secret field must be added to `SECRET_REF_PATHS`, or neither the
+/// A new provider or secret field must be added to the provider descriptors (`secret_ref_paths`), or neither the
 /// cluster rule nor the admission policy would cover it.
 #[test]
 fn secret_ref_paths_list_every_secret_reference() {
@@ -767,7 +767,7 @@ fn secret_ref_paths_list_every_secret_reference() {
                 found.insert(rest.to_string());
             }
         });
-        let listed: BTreeSet<String> = SECRET_REF_PATHS
+        let listed: BTreeSet<String> = secret_ref_paths()
             .iter()
             .map(|(provider, field)| format!("{provider}.{field}"))
             .collect();

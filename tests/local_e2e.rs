@@ -1741,20 +1741,8 @@ async fn the_seeded_simulator_accepts_the_examples_credentials() {
         paths: vec![PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("examples")],
         state_path: env.state(),
         mode: Mode::Apply,
-        base_url_override: Some(std::sync::Arc::new(move |kind| {
-            let prefix = match kind {
-                mcpsync::provider::ProviderKind::Aitronos => "aitronos",
-                mcpsync::provider::ProviderKind::Composio => "composio",
-                mcpsync::provider::ProviderKind::Pais => "pais",
-                mcpsync::provider::ProviderKind::Zudu(mcpsync::api::ZuduBodyStyle::Flat) => {
-                    "zudu-flat"
-                }
-                mcpsync::provider::ProviderKind::Zudu(_) => "zudu",
-            };
-            format!(
-                "{}{prefix}",
-                sim_base.trim_end_matches('/').to_string() + "/"
-            )
+        base_url_override: Some(std::sync::Arc::new(move |model| {
+            format!("{sim_base}{}", model.sim_prefix())
         })),
         wait_for_state: false,
         prune: false,

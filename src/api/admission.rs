@@ -10,7 +10,7 @@ use k8s_openapi::api::admissionregistration::v1::{
 };
 use kube::core::ObjectMeta;
 
-use super::registry::SECRET_REF_PATHS;
+use super::registry::secret_ref_paths;
 use super::{GROUP, VERSION};
 
 /// Name of the policy and of its binding.
@@ -37,8 +37,8 @@ pub fn secret_ref_namespace_expression(provider: &str, field: &str) -> String {
 
 /// One validation per secret reference, each naming the field at fault.
 pub fn secret_ref_validations() -> Vec<Validation> {
-    SECRET_REF_PATHS
-        .iter()
+    secret_ref_paths()
+        .into_iter()
         .map(|(provider, field)| Validation {
             expression: secret_ref_namespace_expression(provider, field),
             message: Some(format!(

@@ -67,7 +67,34 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
             normalize(schema);
         }
     }
+    if let Some(spec) = crds
+        .first_mut()
+        .and_then(|crd| crd.spec.versions.first_mut())
+        .and_then(|v| v.schema.as_mut())
+        .and_then(|s| s.open_api_v3_schema.as_mut())
+        .and_then(|s| s.properties.as_mut())
+        .and_then(|p| p.get_mut("spec"))
+    {
+        document_field_support(spec);
+    }
     crds
+}
+
+/// Adds to each managed McpServer field's description which providers support it and how,
+/// from the provider descriptors (`kubectl explain mcpserver.spec.url`).
+fn document_field_support(spec: &mut JSONSchemaProps) {
+    let Some(properties) = spec.properties.as_mut() else {
+        return;
+    };
+    for field in crate::vocab::Field::ALL {
+        if let Some(property) = properties.get_mut(field.spec_name()) {
+            let prose = crate::provider::support_prose(field);
+            property.description = Some(match property.description.take() {
+                Some(text) => format!("{text}\n{prose}"),
+                None => prose,
+            });
+        }
+    }
 }
 
 /// Formats an API server recognizes for the types these schemas use.

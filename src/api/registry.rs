@@ -6,8 +6,8 @@
 #![allow(clippy::duplicated_attributes)]
 
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
+use kube::core::{Message, Rule};
 use kube::{CustomResource, KubeSchema};
-use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{ABSOLUTE_HTTP_URL, DNS_LABEL_PATTERN, DURATION_PATTERN, MIN_SYNC_INTERVAL};
@@ -30,86 +30,13 @@ pub struct SecretKeyRef {
     pub namespace: Option<String>,
 }
 
-/// Which remote registry this is, and the credentials to reach it. Exactly one block is set.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
-#[serde(rename_all = "camelCase")]
-pub enum ProviderSpec {
-    /// Aitronos "Freddy" API (`https://api.aitronos.com`). Sends `X-API-Key`.
-    Aitronos(AitronosProvider),
-    /// Composio v3 (`https://backend.composio.dev`). Sends `x-api-key` or `x-user-api-key`.
-    Composio(ComposioProvider),
-    /// VMware (Broadcom) Private AI Services control API. No public default: `baseUrl` is
-    /// required. Sends `Authorization: Bearer`.
-    Pais(PaisProvider),
-    /// Zudu (`https://api.zudu.ai`). Sends `X-API-KEY` and `X-API-SECRET`.
-    Zudu(ZuduProvider),
-}
-
-/// Aitronos account settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct AitronosProvider {
-    /// Secret key holding the API key, sent as `X-API-Key`.
-    pub api_key_secret_ref: SecretKeyRef,
-    /// Organization that owns the MCP configurations (`organization_id`, e.g. `org_...`).
-    #[schemars(length(min = 1, max = 255))]
-    pub organization_id: String,
-}
-
-// Header that carries the Composio API key.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
-pub enum ComposioKeyHeader {
-    /// Project API key (the default).
-    #[default]
-    #[serde(rename = "x-api-key")]
-    XApiKey,
-    /// User API key.
-    #[serde(rename = "x-user-api-key")]
-    XUserApiKey,
-}
-
-/// Composio account settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ComposioProvider {
-    /// Secret key holding the API key.
-    pub api_key_secret_ref: SecretKeyRef,
-    /// Header the key is sent in: `x-api-key` (default) or `x-user-api-key`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub key_header: Option<ComposioKeyHeader>,
-}
-
-/// Private AI Services account settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct PaisProvider {
-    /// Secret key holding the bearer token, sent as `Authorization: Bearer <token>`.
-    pub token_secret_ref: SecretKeyRef,
-}
-
-// The two request shapes Zudu documents for its update endpoint.
-#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, Hash, JsonSchema)]
-pub enum ZuduBodyStyle {
-    /// Fields inside a `config` object (the public reference; default).
-    #[default]
-    Wrapped,
-    /// Fields at the top level (the generated reference); also allows the `WebSocket`
-    /// transport and the `auto_approve_read_only` approval policy.
-    Flat,
-}
-
-/// Zudu account settings.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ZuduProvider {
-    /// Secret key holding the API key (`sk_...`), sent as `X-API-KEY`.
-    pub api_key_secret_ref: SecretKeyRef,
-    /// Secret key holding the API secret, sent as `X-API-SECRET`.
-    pub api_secret_secret_ref: SecretKeyRef,
-    /// Request body style: `Wrapped` (default) or `Flat`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub body_style: Option<ZuduBodyStyle>,
-}
+// The `spec.provider` blocks are declared by the provider list (`crate::provider`): each
+// provider's settings live in its own file.
+pub use crate::provider::aitronos::AitronosProvider;
+pub use crate::provider::composio::{ComposioKeyHeader, ComposioProvider};
+pub use crate::provider::pais::PaisProvider;
+pub use crate::provider::zudu::{ZuduBodyStyle, ZuduProvider};
+pub use crate::provider::{ProviderKind, ProviderSpec};
 
 /// Client-side rate limit shared by every call to one registry.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
@@ -128,20 +55,69 @@ pub struct RateLimit {
 }
 
 /// Rules shared by both registry kinds, checked by the API server.
-const EXACTLY_ONE_PROVIDER: &str = "(has(self.provider.aitronos) ? 1 : 0) + (has(self.provider.composio) ? 1 : 0) + (has(self.provider.pais) ? 1 : 0) + (has(self.provider.zudu) ? 1 : 0) == 1";
 const HTTPS_UNLESS_ALLOWED: &str = "!has(self.baseUrl) || !isURL(self.baseUrl) || url(self.baseUrl).getScheme() == 'https' || (has(self.allowInsecureHttp) && self.allowInsecureHttp)";
-const PAIS_NEEDS_BASE_URL: &str = "has(self.baseUrl) || !has(self.provider.pais)";
+
+/// The provider ids, in the list's order.
+fn provider_ids() -> impl Iterator<Item = &'static str> {
+    ProviderKind::ALL.iter().map(|k| k.id())
+}
+
+/// `a`, `a or b`, `a, b or c`.
+fn either_of(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_string(),
+        [init @ .., last] => format!("{} or {last}", init.join(", ")),
+    }
+}
+
+/// Exactly one `spec.provider` block is set, whichever the provider list holds.
+fn exactly_one_provider() -> Rule {
+    let terms: Vec<String> = provider_ids()
+        .map(|id| format!("(has(self.provider.{id}) ? 1 : 0)"))
+        .collect();
+    let ids: Vec<&str> = provider_ids().collect();
+    Rule::new(format!("{} == 1", terms.join(" + "))).message(Message::Message(format!(
+        "exactly one provider block must be set: {}",
+        either_of(&ids)
+    )))
+}
+
+/// A provider without a public default base URL needs `baseUrl`.
+fn base_url_required() -> Rule {
+    let ids: Vec<&str> = ProviderKind::ALL
+        .iter()
+        .filter(|k| k.default_base_url().is_none())
+        .map(|k| k.id())
+        .collect();
+    if ids.is_empty() {
+        return Rule::new("true").message("baseUrl is optional for every provider");
+    }
+    let absent: Vec<String> = ids
+        .iter()
+        .map(|id| format!("!has(self.provider.{id})"))
+        .collect();
+    let (providers, have) = match ids.as_slice() {
+        [_] => ("provider", "it has"),
+        _ => ("providers", "they have"),
+    };
+    Rule::new(format!("has(self.baseUrl) || {}", absent.join(" && "))).message(Message::Message(
+        format!(
+            "baseUrl is required for the {} {providers} ({have} no public default)",
+            either_of(&ids)
+        ),
+    ))
+}
 
 /// Connection settings common to `McpRegistry` and `ClusterMcpRegistry`.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RegistryConnection {
-    /// The remote registry and its credentials: exactly one of `aitronos`, `composio`,
-    /// `pais`, `zudu`.
+    /// The remote registry and its credentials: exactly one provider block.
     pub provider: ProviderSpec,
     /// Base URL of the registry API, e.g. `https://backend.composio.dev` or, for the
     /// simulator, `http://127.0.0.1:8080/composio`. Optional where the provider has a public
-    /// default (aitronos, composio, zudu); required for pais.
+    /// default (its block says so); required where it has none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 2048))]
     #[x_kube(validation = Rule::new(ABSOLUTE_HTTP_URL).message("baseUrl must be an absolute http(s) URL"))]
@@ -201,9 +177,9 @@ pub struct RegistryConnection {
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new(EXACTLY_ONE_PROVIDER).message("exactly one provider block must be set: aitronos, composio, pais or zudu"))]
+#[x_kube(validation = exactly_one_provider())]
 #[x_kube(validation = Rule::new(HTTPS_UNLESS_ALLOWED).message("baseUrl uses http://; set allowInsecureHttp: true to allow it"))]
-#[x_kube(validation = Rule::new(PAIS_NEEDS_BASE_URL).message("baseUrl is required for the pais provider (it has no public default)"))]
+#[x_kube(validation = base_url_required())]
 pub struct McpRegistrySpec {
     /// Connection settings. Secret references name no namespace, or this McpRegistry's own.
     #[serde(flatten)]
@@ -244,10 +220,10 @@ pub struct McpRegistrySpec {
     )
 )]
 #[serde(rename_all = "camelCase")]
-#[x_kube(validation = Rule::new(EXACTLY_ONE_PROVIDER).message("exactly one provider block must be set: aitronos, composio, pais or zudu"))]
+#[x_kube(validation = exactly_one_provider())]
 #[x_kube(validation = Rule::new(HTTPS_UNLESS_ALLOWED).message("baseUrl uses http://; set allowInsecureHttp: true to allow it"))]
-#[x_kube(validation = Rule::new(PAIS_NEEDS_BASE_URL).message("baseUrl is required for the pais provider (it has no public default)"))]
-#[x_kube(validation = Rule::new(CLUSTER_REFS_NAME_NAMESPACE).message("every secret reference of a ClusterMcpRegistry must name its namespace"))]
+#[x_kube(validation = base_url_required())]
+#[x_kube(validation = cluster_refs_name_namespace())]
 pub struct ClusterMcpRegistrySpec {
     /// Connection settings. Every secret reference must name its namespace.
     #[serde(flatten)]
@@ -260,20 +236,42 @@ pub struct ClusterMcpRegistrySpec {
     pub allowed_namespaces: Option<Vec<String>>,
 }
 
-/// Where the secret references of a registry spec live: `spec.provider.<provider>.<field>`.
-/// The cluster-registry CEL rule below and the McpRegistry admission policy both cover
-/// exactly these (`tests/crd_schema.rs` keeps them in step).
-pub const SECRET_REF_PATHS: &[(&str, &str)] = &[
-    ("aitronos", "apiKeySecretRef"),
-    ("composio", "apiKeySecretRef"),
-    ("pais", "tokenSecretRef"),
-    ("zudu", "apiKeySecretRef"),
-    ("zudu", "apiSecretSecretRef"),
-];
+/// Where the secret references of a registry spec live: `spec.provider.<provider>.<field>`,
+/// from the provider descriptors. The cluster-registry CEL rule below and the McpRegistry
+/// admission policy both cover exactly these (`tests/crd_schema.rs` holds them to the
+/// settings types' schemas).
+pub fn secret_ref_paths() -> Vec<(&'static str, &'static str)> {
+    ProviderKind::ALL
+        .iter()
+        .flat_map(|k| {
+            let d = k.descriptor();
+            d.secret_refs.iter().map(move |field| (d.id, *field))
+        })
+        .collect()
+}
 
 /// Every secret reference of a cluster registry carries a namespace. `namespace` is a CEL
 /// reserved word, so the API server wants it escaped as `__namespace__`.
-const CLUSTER_REFS_NAME_NAMESPACE: &str = "(!has(self.provider.aitronos) || has(self.provider.aitronos.apiKeySecretRef.__namespace__)) && (!has(self.provider.composio) || has(self.provider.composio.apiKeySecretRef.__namespace__)) && (!has(self.provider.pais) || has(self.provider.pais.tokenSecretRef.__namespace__)) && (!has(self.provider.zudu) || (has(self.provider.zudu.apiKeySecretRef.__namespace__) && has(self.provider.zudu.apiSecretSecretRef.__namespace__)))";
+fn cluster_refs_name_namespace() -> Rule {
+    let per_provider: Vec<String> = ProviderKind::ALL
+        .iter()
+        .map(|k| {
+            let d = k.descriptor();
+            let named: Vec<String> = d
+                .secret_refs
+                .iter()
+                .map(|f| format!("has(self.provider.{}.{f}.__namespace__)", d.id))
+                .collect();
+            let all_named = match named.as_slice() {
+                [one] => one.clone(),
+                _ => format!("({})", named.join(" && ")),
+            };
+            format!("(!has(self.provider.{}) || {all_named})", d.id)
+        })
+        .collect();
+    Rule::new(per_provider.join(" && "))
+        .message("every secret reference of a ClusterMcpRegistry must name its namespace")
+}
 
 /// Observed state of a registry connection.
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, KubeSchema)]
@@ -282,7 +280,7 @@ pub struct RegistryStatus {
     /// The `metadata.generation` this status describes.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub observed_generation: Option<i64>,
-    /// Provider id (`aitronos`, `composio`, `pais`, `zudu`), for `kubectl get`.
+    /// Provider id (the name of the `spec.provider` block), for `kubectl get`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provider: Option<String>,
     /// `Ready`: credentials resolved and a cheap authenticated call succeeded. Reasons:

@@ -26,7 +26,7 @@ use super::{ABSOLUTE_HTTP_URL, DURATION_PATTERN, MIN_SYNC_INTERVAL};
     status = "McpServerStatus",
     shortname = "mcps",
     category = "mcpsync",
-    doc = "An MCP server registration that mcpsync keeps equal in a remote registry (Aitronos, Composio, VMware Private AI Services or Zudu).",
+    doc = "An MCP server registration that mcpsync keeps equal in a remote MCP registry.",
     printcolumn(
         name = "REGISTRY",
         type_ = "string",
@@ -72,73 +72,66 @@ pub struct McpServerSpec {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub external_id: Option<String>,
-    /// The remote record's `name` (all providers). When absent, the record is created with
-    /// `metadata.name` and the name is not managed afterwards. Composio allows 4-30 letters,
-    /// digits, spaces and hyphens; Zudu requires it unique in the organization.
+    /// The remote record's name. When absent, the record is created with `metadata.name` and
+    /// the name is not managed afterwards.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub display_name: Option<String>,
-    /// URL of the MCP server (absolute http or https; Aitronos accepts https only).
-    /// Not supported by Composio.
+    /// URL of the MCP server (absolute http or https).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     #[x_kube(validation = Rule::new(ABSOLUTE_HTTP_URL).message("url must be an absolute http(s) URL"))]
     pub url: Option<String>,
-    /// Description shown in the registry (PAIS; Zudu, up to 5000 characters). Not
-    /// supported by Aitronos and Composio.
+    /// Description shown in the registry.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 5000))]
     pub description: Option<String>,
-    /// Absolute http(s) URL of the server's documentation (PAIS only).
+    /// Absolute http(s) URL of the server's documentation.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 2048))]
     #[x_kube(validation = Rule::new(ABSOLUTE_HTTP_URL).message("documentationUrl must be an absolute http(s) URL"))]
     pub documentation_url: Option<String>,
-    /// Transport protocol: `StreamableHttp`, `Sse` or `WebSocket` (WebSocket: Zudu with
-    /// `bodyStyle: Flat` only). Aitronos sets it on create only.
+    /// Transport protocol: `StreamableHttp`, `Sse` or `WebSocket`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub transport: Option<Transport>,
-    /// Whether the registration is active (Aitronos only, `is_active`).
+    /// Whether the registration is active.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
-    /// Tool-call approval policy (Zudu): `AutoApproveAll`, `RequireApprovalAll`,
-    /// `RequireApprovalPerTool`, or `AutoApproveReadOnly` (Zudu `bodyStyle: Flat` only).
+    /// Tool-call approval policy: `AutoApproveAll`, `RequireApprovalAll`,
+    /// `RequireApprovalPerTool` or `AutoApproveReadOnly`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub approval_policy: Option<ApprovalPolicy>,
-    /// HTTP headers the registry sends to the MCP server (PAIS, Zudu), at most 64, names
+    /// HTTP headers the registry sends to the MCP server, at most 64, names
     /// unique. Each has exactly one of `value` or `valueFrom`. Values from Secrets are
     /// never shown in status or logs; a rotated Secret re-sends the headers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[x_kube(merge_strategy = ListMerge::Map(vec!["name".into()]))]
     #[schemars(length(max = 64))]
     pub headers: Option<Vec<HeaderSpec>>,
-    /// Credentials the registry uses to reach the MCP server (Aitronos only). Every key of
+    /// Credentials the registry uses to reach the MCP server. Every key of
     /// the Secret becomes a field of the remote `credentials` object; values are never
     /// shown in status or logs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub credentials: Option<CredentialsSpec>,
-    /// Which tools the registry exposes (Aitronos `tool_configuration`; Composio
-    /// `allowed_tools` from `allowed`). Not supported by PAIS and Zudu.
+    /// Which tools the registry exposes: all (`enabled`) or a list (`allowed`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tools: Option<ToolsSpec>,
-    /// Toolkit slugs the server exposes (Composio `toolkits`, e.g. `github`), compared as a
+    /// Toolkit slugs the server exposes (e.g. `github`), compared as a
     /// set: order does not matter and each slug appears once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub toolkits: Option<Vec<String>>,
-    /// Composio auth config ids (`auth_config_ids`, e.g. `ac_123`) the server uses, compared
+    /// Auth config ids (e.g. `ac_123`) the server uses, compared
     /// as a set: order does not matter and each id appears once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 256), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]
     pub auth_config_ids: Option<Vec<String>>,
-    /// Whether Composio manages authentication (Composio only,
-    /// `managed_auth_via_composio`).
+    /// Whether the registry manages authentication for the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed_auth: Option<bool>,
-    /// Id of the secret token the registry uses to call the server (Zudu only,
-    /// `secret_token.secret_id`). Write-only: compared by fingerprint.
+    /// Id of the secret token the registry uses to call the server.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 255))]
     pub secret_token_id: Option<String>,
@@ -191,7 +184,7 @@ pub enum Transport {
     StreamableHttp,
     /// Server-Sent Events.
     Sse,
-    /// WebSocket (Zudu with `bodyStyle: Flat` only).
+    /// WebSocket (where the provider supports it: see `transport`).
     WebSocket,
 }
 
@@ -204,7 +197,7 @@ pub enum ApprovalPolicy {
     RequireApprovalAll,
     /// Ask per tool.
     RequireApprovalPerTool,
-    /// Approve read-only tools automatically (Zudu `bodyStyle: Flat` only).
+    /// Approve read-only tools automatically (where the provider supports it).
     AutoApproveReadOnly,
 }
 
@@ -262,8 +255,7 @@ pub struct LocalSecretRef {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CredentialsSpec {
-    /// Authentication type, e.g. `bearer_token` or `api_key` (Aitronos `auth_type`, sent on
-    /// create).
+    /// Authentication type, e.g. `bearer_token` or `api_key` (sent on create).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(min = 1, max = 64))]
     pub auth_type: Option<String>,
@@ -275,12 +267,11 @@ pub struct CredentialsSpec {
 #[derive(Serialize, Deserialize, Clone, Debug, Default, PartialEq, Eq, KubeSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ToolsSpec {
-    /// Whether tools are enabled (Aitronos only).
+    /// Whether tools are enabled (refused by providers that have no such switch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub enabled: Option<bool>,
     /// Tool identifiers to allow (e.g. `search_code`), compared as a set: order does not
-    /// matter and each identifier appears once. Aitronos `tool_configuration.allowed_tools`,
-    /// Composio `allowed_tools`.
+    /// matter and each identifier appears once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1024), inner(length(min = 1, max = 255)))]
     #[x_kube(merge_strategy = ListMerge::Set)]

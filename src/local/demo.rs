@@ -6,7 +6,6 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-use crate::api::ZuduBodyStyle;
 use crate::local::output::{self, Format};
 use crate::local::run::{self, Mode, RunOptions};
 use crate::provider::ProviderKind;
@@ -18,32 +17,23 @@ pub async fn demo(examples: PathBuf) -> anyhow::Result<()> {
         .await
         .context("starting the simulator")?;
     let state_dir = tempfile::tempdir().context("creating a temporary state directory")?;
-    let urls: Vec<(ProviderKind, String)> = [
-        (ProviderKind::Aitronos, "aitronos"),
-        (ProviderKind::Composio, "composio"),
-        (ProviderKind::Pais, "pais"),
-        (ProviderKind::Zudu(ZuduBodyStyle::Wrapped), "zudu"),
-        (ProviderKind::Zudu(ZuduBodyStyle::Flat), "zudu-flat"),
-    ]
-    .into_iter()
-    .map(|(k, prefix)| (k, sim.base_url(prefix)))
-    .collect();
+    let base = sim.base_url("");
     let opts = RunOptions {
         paths: vec![examples.clone()],
         state_path: state_dir.path().join("state.yaml"),
         mode: Mode::Apply,
-        base_url_override: Some(Arc::new(move |kind| {
-            urls.iter()
-                .find(|(k, _)| *k == kind)
-                .map(|(_, u)| u.clone())
-                .unwrap_or_default()
+        // Each model names the simulator prefix that speaks its dialect.
+        base_url_override: Some(Arc::new(move |model| {
+            format!("{base}{}", model.sim_prefix())
         })),
         wait_for_state: false,
         prune: false,
         progress: None,
     };
+    let ids: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.id()).collect();
     println!(
-        "mcpsync demo: simulator of aitronos, composio, pais and zudu on {}\n",
+        "mcpsync demo: simulator of {} on {}\n",
+        ids.join(", "),
         sim.addr()
     );
 

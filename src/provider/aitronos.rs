@@ -8,11 +8,14 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::wire::{self, SSE, STREAMABLE_HTTP, WEB_SOCKET};
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{
-    AuthHeader, Change, Cursor, DecodeError, FieldRule, ListPage, Method, ProviderKind,
-    ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
+    AuthHeader, Change, Cursor, DecodeError, Descriptor, FieldRule, FieldSupport, ListPage,
+    Method, ProviderKind, ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
 };
-use crate::api::{AitronosProvider, Availability, SecretKeyRef};
+use crate::api::{Availability, SecretKeyRef};
 use crate::vocab::field::Field;
 
 const ID: &str = "aitronos";
@@ -37,6 +40,47 @@ pub mod assumed {
         "tool_configuration",
     ];
 }
+
+/// Aitronos account settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AitronosProvider {
+    /// Secret key holding the API key, sent as `X-API-Key`.
+    pub api_key_secret_ref: SecretKeyRef,
+    /// Organization that owns the MCP configurations (`organization_id`, e.g. `org_...`).
+    #[schemars(length(min = 1, max = 255))]
+    pub organization_id: String,
+}
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    id: ID,
+    default_base_url: Some("https://api.aitronos.com"),
+    secret_refs: &["apiKeySecretRef"],
+    sim_prefixes: &["aitronos"],
+    fields: &[
+        FieldSupport::new(Field::DisplayName, FieldRule::plain("name")),
+        FieldSupport::new(Field::Url, FieldRule::plain("server_url")).constraint("https only"),
+        FieldSupport::new(
+            Field::Transport,
+            FieldRule::plain("transport_type").create_only(),
+        )
+        .wire("`sse`/`streamable_http`")
+        .constraint("no `WebSocket`"),
+        FieldSupport::new(Field::Enabled, FieldRule::plain("is_active"))
+            .wire("read back as `isActive`"),
+        FieldSupport::new(
+            Field::Credentials,
+            FieldRule::plain("credentials").write_only(),
+        )
+        .wire("with `auth_type` from `authType` on create"),
+        FieldSupport::new(
+            Field::Tools,
+            FieldRule::plain("tool_configuration").write_only(),
+        )
+        .wire("`{enabled, allowed_tools}`"),
+    ],
+    required_on_create: &[Field::DisplayName, Field::Url, Field::Transport],
+};
 
 /// The Aitronos model for one organization.
 #[derive(Clone, Debug)]
@@ -90,31 +134,12 @@ fn encode_tools(value: &Value) -> Value {
 }
 
 fn field_rule(field: Field) -> Option<FieldRule> {
-    let write_only = |remote| FieldRule {
-        write_only: true,
-        ..FieldRule::plain(remote)
-    };
-    Some(match field {
-        Field::DisplayName => FieldRule::plain("name"),
-        Field::Url => FieldRule::plain("server_url"),
-        Field::Transport => FieldRule {
-            create_only: true,
-            ..FieldRule::plain("transport_type")
-        },
-        Field::Enabled => FieldRule::plain("is_active"),
-        Field::Credentials => write_only("credentials"),
-        Field::Tools => write_only("tool_configuration"),
-        _ => return None,
-    })
+    DESCRIPTOR.rule(field)
 }
 
 impl ProviderModel for Aitronos {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Aitronos
-    }
-
-    fn field_rule(&self, field: Field) -> Option<FieldRule> {
-        field_rule(field)
     }
 
     fn check(&self, field: Field, value: &Value) -> Result<(), Violation> {
@@ -190,18 +215,7 @@ impl ProviderModel for Aitronos {
                 body.insert(key.to_string(), v);
             }
         }
-        for (field, key) in [
-            (Field::DisplayName, "name"),
-            (Field::Url, "server_url"),
-            (Field::Transport, "transport_type"),
-        ] {
-            if !body.contains_key(key) {
-                return Err(wire::invalid(
-                    field,
-                    format!("aitronos requires `{key}` on create: set {field}"),
-                ));
-            }
-        }
+        wire::check_required(&DESCRIPTOR, &body)?;
         let auth_type = match (&ctx.auth_type, fields.contains_key(&Field::Credentials)) {
             (Some(t), _) => t.clone(),
             (None, false) => assumed::AUTH_TYPE_WITHOUT_CREDENTIALS.to_string(),

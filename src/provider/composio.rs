@@ -8,11 +8,15 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::wire;
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{
-    AuthHeader, Change, Cursor, DecodeError, FieldRule, ListPage, Method, ProviderKind,
-    ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
+    AuthHeader, Change, Cursor, DecodeError, Descriptor, FieldRule, FieldSupport, ListPage,
+    Method, ProviderKind, ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
 };
-use crate::api::{ComposioKeyHeader, ComposioProvider, SecretKeyRef};
+use crate::api::SecretKeyRef;
 use crate::vocab::field::Field;
 
 const ID: &str = "composio";
@@ -22,12 +26,57 @@ const CREATE_PATH: &str = "/api/v3/mcp/servers/custom";
 
 /// Everything not documented for Composio, in one place.
 pub mod assumed {
+    use crate::vocab::field::Field;
+
     /// Page size asked for in listings (the vendor documents `limit`, not its maximum).
     pub const PAGE_SIZE: u32 = 100;
     /// Fields create needs (the reference lists the fields, not which are required; only
     /// the name is certainly needed, the registry answers 400 for anything else missing).
-    pub const CREATE_REQUIRED: [&str; 1] = ["name"];
+    pub const CREATE_REQUIRED: &[Field] = &[Field::DisplayName];
 }
+
+// Header that carries the Composio API key.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, JsonSchema)]
+pub enum ComposioKeyHeader {
+    /// Project API key (the default).
+    #[default]
+    #[serde(rename = "x-api-key")]
+    XApiKey,
+    /// User API key.
+    #[serde(rename = "x-user-api-key")]
+    XUserApiKey,
+}
+
+/// Composio account settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ComposioProvider {
+    /// Secret key holding the API key.
+    pub api_key_secret_ref: SecretKeyRef,
+    /// Header the key is sent in: `x-api-key` (default) or `x-user-api-key`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key_header: Option<ComposioKeyHeader>,
+}
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    id: ID,
+    default_base_url: Some("https://backend.composio.dev"),
+    secret_refs: &["apiKeySecretRef"],
+    sim_prefixes: &["composio"],
+    fields: &[
+        FieldSupport::new(Field::DisplayName, FieldRule::plain("name"))
+            .constraint("4-30 characters: letters, digits, spaces, hyphens"),
+        FieldSupport::new(Field::Tools, FieldRule::plain("allowed_tools"))
+            .constraint("from `tools.allowed`; no `tools.enabled`"),
+        FieldSupport::new(Field::Toolkits, FieldRule::plain("toolkits")),
+        FieldSupport::new(Field::AuthConfigIds, FieldRule::plain("auth_config_ids")),
+        FieldSupport::new(
+            Field::ManagedAuth,
+            FieldRule::plain("managed_auth_via_composio"),
+        ),
+    ],
+    required_on_create: assumed::CREATE_REQUIRED,
+};
 
 /// The Composio model.
 #[derive(Clone, Debug)]
@@ -64,14 +113,7 @@ impl Composio {
 }
 
 fn field_rule(field: Field) -> Option<FieldRule> {
-    Some(match field {
-        Field::DisplayName => FieldRule::plain("name"),
-        Field::Tools => FieldRule::plain("allowed_tools"),
-        Field::Toolkits => FieldRule::plain("toolkits"),
-        Field::AuthConfigIds => FieldRule::plain("auth_config_ids"),
-        Field::ManagedAuth => FieldRule::plain("managed_auth_via_composio"),
-        _ => return None,
-    })
+    DESCRIPTOR.rule(field)
 }
 
 /// Composio names: 4-30 characters, letters, digits, spaces and hyphens.
@@ -99,10 +141,6 @@ fn check_name(name: &str) -> Result<(), Violation> {
 impl ProviderModel for Composio {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Composio
-    }
-
-    fn field_rule(&self, field: Field) -> Option<FieldRule> {
-        field_rule(field)
     }
 
     fn check(&self, field: Field, value: &Value) -> Result<(), Violation> {
@@ -173,15 +211,7 @@ impl ProviderModel for Composio {
                 .iter()
                 .map(|(field, value)| Self::encode(*field, Some(value))),
         );
-        for key in assumed::CREATE_REQUIRED {
-            if !body.contains_key(key) {
-                let field = Field::DisplayName;
-                return Err(wire::invalid(
-                    field,
-                    format!("composio requires `{key}` on create: set {field}"),
-                ));
-            }
-        }
+        wire::check_required(&DESCRIPTOR, &body)?;
         Ok(RequestSpec::new(Method::Post, CREATE_PATH).body(Value::Object(body)))
     }
 

@@ -1,58 +1,190 @@
-//! Remote registries. Each provider is a pure *model* (which fields it supports, its
-//! constraints, how spec fields map to its JSON, how its requests and answers look) plus
-//! the one shared HTTP client in [`http`] that carries out the requests the model
-//! describes. Adding a fifth registry is one file implementing [`ProviderModel`].
+//! Remote registries. Each provider is one file: a pure *model* (which fields it supports,
+//! its constraints, how spec fields map to its JSON, how its requests and answers look),
+//! the settings of its registry block and a [`Descriptor`] of itself; the one shared HTTP
+//! client in [`http`] carries out the requests the model describes. The list below is the
+//! only place that enumerates the providers: the CRD's provider blocks and rules, the
+//! dispatch and the per-field documentation all come from it (docs/architecture.md,
+//! "Adding a registry").
 
-pub mod aitronos;
-pub mod composio;
 pub mod http;
-pub mod pais;
 mod wire;
-pub mod zudu;
 
 use std::collections::BTreeMap;
 use std::fmt;
 
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::api::{ProviderSpec, SecretKeyRef, ZuduBodyStyle};
+use crate::api::SecretKeyRef;
 use crate::vocab::field::Field;
 pub use crate::vocab::{Change, ErrorClass, RemoteError, RemoteRecord, WriteContext};
 
-/// Which registry, with the one setting that changes the wire format.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum ProviderKind {
-    Aitronos,
-    Composio,
-    Pais,
-    Zudu(ZuduBodyStyle),
+/// Declares the providers: each line names the module (the provider id), the
+/// `spec.provider` block's variant with its settings type, and the model built from them.
+macro_rules! providers {
+    ($( $(#[$doc:meta])* $module:ident: $variant:ident($settings:ident) => $model:ident, )+) => {
+        $( pub mod $module; )+
+
+        /// Which remote registry this is, and the credentials to reach it. Exactly one block is set.
+        #[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, JsonSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub enum ProviderSpec {
+            $( $(#[$doc])* $variant($module::$settings), )+
+        }
+
+        /// Which registry, as a type (its id as text is [`ProviderKind::id`]).
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum ProviderKind {
+            $( $variant, )+
+        }
+
+        impl ProviderKind {
+            /// Every provider, in the list's order.
+            pub const ALL: &'static [ProviderKind] = &[$( ProviderKind::$variant, )+];
+
+            /// What the provider says of itself.
+            pub fn descriptor(self) -> &'static Descriptor {
+                match self {
+                    $( ProviderKind::$variant => &$module::DESCRIPTOR, )+
+                }
+            }
+        }
+
+        impl ProviderSpec {
+            pub fn kind(&self) -> ProviderKind {
+                match self {
+                    $( ProviderSpec::$variant(_) => ProviderKind::$variant, )+
+                }
+            }
+        }
+
+        /// The model of the registry a connection names: the only dispatch on the provider.
+        pub fn model_for(provider: &ProviderSpec) -> Box<dyn ProviderModel> {
+            match provider {
+                $( ProviderSpec::$variant(settings) => Box::new($module::$model::new(settings)), )+
+            }
+        }
+    };
+}
+
+// The providers, one line each (docs/architecture.md, "Adding a registry").
+providers! {
+    /// Aitronos "Freddy" API (`https://api.aitronos.com`). Sends `X-API-Key`.
+    aitronos: Aitronos(AitronosProvider) => Aitronos,
+    /// Composio v3 (`https://backend.composio.dev`). Sends `x-api-key` or `x-user-api-key`.
+    composio: Composio(ComposioProvider) => Composio,
+    /// VMware (Broadcom) Private AI Services control API. No public default: `baseUrl` is
+    /// required. Sends `Authorization: Bearer`.
+    pais: Pais(PaisProvider) => Pais,
+    /// Zudu (`https://api.zudu.ai`). Sends `X-API-KEY` and `X-API-SECRET`.
+    zudu: Zudu(ZuduProvider) => Zudu,
 }
 
 impl ProviderKind {
     /// Provider id as used in manifests and status (`aitronos`, `composio`, `pais`, `zudu`).
     pub fn id(self) -> &'static str {
-        match self {
-            ProviderKind::Aitronos => "aitronos",
-            ProviderKind::Composio => "composio",
-            ProviderKind::Pais => "pais",
-            ProviderKind::Zudu(_) => "zudu",
-        }
+        self.descriptor().id
     }
 
     /// The vendor's public API base URL, where it has one.
     pub fn default_base_url(self) -> Option<&'static str> {
-        match self {
-            ProviderKind::Aitronos => Some("https://api.aitronos.com"),
-            ProviderKind::Composio => Some("https://backend.composio.dev"),
-            ProviderKind::Pais => None,
-            ProviderKind::Zudu(_) => Some("https://api.zudu.ai"),
-        }
+        self.descriptor().default_base_url
     }
 }
 
 impl fmt::Display for ProviderKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.id())
+    }
+}
+
+/// What a provider says of itself, for everything that is not a request: the CRD's rules
+/// and `kubectl explain` prose, defaults, the simulator's routes, the docs' field table.
+#[derive(Debug)]
+pub struct Descriptor {
+    /// The provider id: the `spec.provider` block's name and `status.provider`.
+    pub id: &'static str,
+    /// The vendor's public API base URL; `None` makes `baseUrl` required (a CRD rule).
+    pub default_base_url: Option<&'static str>,
+    /// The secret references of the registry block (camelCase field names of its settings):
+    /// the CRD rule for cluster registries and the McpRegistry admission policy cover these.
+    pub secret_refs: &'static [&'static str],
+    /// Path prefixes of `mcpsync sim` that speak this provider's dialects, the default first.
+    pub sim_prefixes: &'static [&'static str],
+    /// Every McpServer field the provider supports, and how; a field not listed is refused
+    /// (`UnsupportedField`).
+    pub fields: &'static [FieldSupport],
+    /// Fields a create needs, in the order they are checked.
+    pub required_on_create: &'static [Field],
+}
+
+/// How a provider supports one McpServer field.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FieldSupport {
+    pub field: Field,
+    pub rule: FieldRule,
+    /// How the value looks on the wire, for the docs' field table (`sse`/`streamable_http`).
+    pub wire: &'static str,
+    /// What the provider accepts beyond the CRD's rules, for people (`https only`): shown by
+    /// `kubectl explain` and the docs, enforced by the model's `check` before any call.
+    pub constraint: &'static str,
+}
+
+impl FieldSupport {
+    pub const fn new(field: Field, rule: FieldRule) -> Self {
+        FieldSupport {
+            field,
+            rule,
+            wire: "",
+            constraint: "",
+        }
+    }
+    pub const fn wire(self, wire: &'static str) -> Self {
+        FieldSupport { wire, ..self }
+    }
+    pub const fn constraint(self, constraint: &'static str) -> Self {
+        FieldSupport { constraint, ..self }
+    }
+
+    /// Flags and constraint for people: `create only; https only`; empty when there are none.
+    pub fn summary(&self) -> String {
+        let flags = [
+            (self.rule.create_only, "create only"),
+            (self.rule.write_only, "write-only"),
+        ];
+        flags
+            .iter()
+            .filter(|(on, _)| *on)
+            .map(|(_, text)| *text)
+            .chain((!self.constraint.is_empty()).then_some(self.constraint))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    /// The cell of the docs' field table: remote name, wire format, flags and constraint.
+    pub fn doc_cell(&self) -> String {
+        let mut cell = format!("`{}`", self.rule.remote);
+        if !self.wire.is_empty() {
+            cell.push(' ');
+            cell.push_str(self.wire);
+        }
+        let summary = self.summary();
+        if !summary.is_empty() {
+            cell.push_str(&format!(" ({summary})"));
+        }
+        cell
+    }
+}
+
+impl Descriptor {
+    /// How the provider treats `field`; `None` when it does not support it.
+    pub fn rule(&self, field: Field) -> Option<FieldRule> {
+        self.support(field).map(|s| s.rule)
+    }
+
+    pub fn support(&self, field: Field) -> Option<&FieldSupport> {
+        self.fields.iter().find(|s| s.field == field)
     }
 }
 
@@ -78,6 +210,24 @@ impl FieldRule {
             write_only: false,
             create_only: false,
             null_resets: false,
+        }
+    }
+    pub const fn write_only(self) -> Self {
+        FieldRule {
+            write_only: true,
+            ..self
+        }
+    }
+    pub const fn create_only(self) -> Self {
+        FieldRule {
+            create_only: true,
+            ..self
+        }
+    }
+    pub const fn null_resets(self) -> Self {
+        FieldRule {
+            null_resets: true,
+            ..self
         }
     }
 }
@@ -185,7 +335,18 @@ pub struct DecodeError {
 pub trait ProviderModel: Send + Sync + fmt::Debug {
     fn kind(&self) -> ProviderKind;
     /// How the provider treats `field`; `None` when it does not support it.
-    fn field_rule(&self, field: Field) -> Option<FieldRule>;
+    fn field_rule(&self, field: Field) -> Option<FieldRule> {
+        self.kind().descriptor().rule(field)
+    }
+    /// The `mcpsync sim` path prefix that speaks this model's dialect.
+    fn sim_prefix(&self) -> &'static str {
+        let descriptor = self.kind().descriptor();
+        descriptor
+            .sim_prefixes
+            .first()
+            .copied()
+            .unwrap_or(descriptor.id)
+    }
     /// The provider's constraints on a canonical value (lengths, patterns, enums, HTTPS,
     /// unsupported sub-fields), checked before any call.
     fn check(&self, field: Field, value: &Value) -> Result<(), Violation>;
@@ -227,12 +388,126 @@ pub trait ProviderModel: Send + Sync + fmt::Debug {
     }
 }
 
-/// The model of the registry a connection names.
-pub fn model_for(provider: &ProviderSpec) -> Box<dyn ProviderModel> {
-    match provider {
-        ProviderSpec::Aitronos(p) => Box::new(aitronos::Aitronos::new(p)),
-        ProviderSpec::Composio(p) => Box::new(composio::Composio::new(p)),
-        ProviderSpec::Pais(p) => Box::new(pais::Pais::new(p)),
-        ProviderSpec::Zudu(p) => Box::new(zudu::Zudu::new(p)),
+/// Which providers support `field` and how, for `kubectl explain` (added to the field's
+/// description in the CRD by `api::crds`).
+pub fn support_prose(field: Field) -> String {
+    let mut supported = Vec::new();
+    let mut refused = Vec::new();
+    for kind in ProviderKind::ALL {
+        let d = kind.descriptor();
+        match d.support(field) {
+            Some(s) => {
+                let summary = s.summary();
+                supported.push(if summary.is_empty() {
+                    d.id.to_string()
+                } else {
+                    format!("{} ({summary})", d.id)
+                });
+            }
+            None => refused.push(d.id),
+        }
+    }
+    // A create always has a name: `metadata.name` stands in for an absent displayName.
+    let required: Vec<&str> = ProviderKind::ALL
+        .iter()
+        .map(|k| k.descriptor())
+        .filter(|d| field != Field::DisplayName && d.required_on_create.contains(&field))
+        .map(|d| d.id)
+        .collect();
+    let mut prose = match supported.as_slice() {
+        [] => "Supported by no provider.".to_string(),
+        _ => format!("Supported by: {}.", supported.join(", ")),
+    };
+    if !refused.is_empty() {
+        prose.push_str(&format!(
+            " Refused by {} (UnsupportedField).",
+            refused.join(", ")
+        ));
+    }
+    if !required.is_empty() {
+        prose.push_str(&format!(
+            " Required to create a record in {}.",
+            required.join(", ")
+        ));
+    }
+    prose
+}
+
+/// The field table of docs/providers.md ("Field mapping"), from the descriptors.
+pub fn field_table() -> String {
+    let ids: Vec<&str> = ProviderKind::ALL.iter().map(|k| k.id()).collect();
+    let mut table = format!(
+        "| spec | {} |\n|---|{}\n",
+        ids.join(" | "),
+        "---|".repeat(ids.len())
+    );
+    for field in Field::ALL {
+        let cells: Vec<String> = ProviderKind::ALL
+            .iter()
+            .map(|k| {
+                k.descriptor()
+                    .support(field)
+                    .map_or_else(|| "-".to_string(), FieldSupport::doc_cell)
+            })
+            .collect();
+        table.push_str(&format!(
+            "| `{}` | {} |\n",
+            field.spec_name(),
+            cells.join(" | ")
+        ));
+    }
+    table
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use super::*;
+
+    #[test]
+    fn descriptors_are_complete_and_distinct() {
+        let mut ids = BTreeSet::new();
+        let mut prefixes = BTreeSet::new();
+        for kind in ProviderKind::ALL {
+            let d = kind.descriptor();
+            assert!(ids.insert(d.id), "{}: id used twice", d.id);
+            assert!(!d.sim_prefixes.is_empty(), "{}: no simulator prefix", d.id);
+            for prefix in d.sim_prefixes {
+                assert!(prefixes.insert(*prefix), "{prefix}: prefix used twice");
+            }
+            assert!(!d.secret_refs.is_empty(), "{}: no credentials", d.id);
+            for field in d.required_on_create {
+                assert!(
+                    d.rule(*field).is_some(),
+                    "{}: requires {field} on create but does not support it",
+                    d.id
+                );
+            }
+            let fields: BTreeSet<Field> = d.fields.iter().map(|s| s.field).collect();
+            assert_eq!(fields.len(), d.fields.len(), "{}: a field twice", d.id);
+        }
+    }
+
+    #[test]
+    fn support_prose_names_who_supports_and_who_refuses() {
+        let prose = support_prose(Field::Url);
+        assert!(prose.contains("aitronos (https only)"), "{prose}");
+        assert!(prose.contains("Refused by composio"), "{prose}");
+        assert!(prose.contains("Required to create a record in aitronos, pais, zudu"));
+        let transport = support_prose(Field::Transport);
+        assert!(transport.contains("aitronos (create only;"), "{transport}");
+        // metadata.name stands in for an absent displayName: never "required".
+        assert!(!support_prose(Field::DisplayName).contains("Required"));
+    }
+
+    #[test]
+    fn the_docs_field_table_is_the_generated_one() {
+        let docs = include_str!("../../docs/providers.md");
+        let table = field_table();
+        assert!(
+            docs.contains(&table),
+            "docs/providers.md's field table is stale; replace it with:\n{table}"
+        );
     }
 }

@@ -9,11 +9,14 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 
 use super::wire::{self, SSE, STREAMABLE_HTTP, WEB_SOCKET};
+use kube::KubeSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{
-    AuthHeader, Change, Cursor, DecodeError, FieldRule, ListPage, Method, ProviderKind,
-    ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
+    AuthHeader, Change, Cursor, DecodeError, Descriptor, FieldRule, FieldSupport, ListPage,
+    Method, ProviderKind, ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
 };
-use crate::api::{Availability, PaisProvider, SecretKeyRef};
+use crate::api::{Availability, SecretKeyRef};
 use crate::vocab::field::Field;
 
 const ID: &str = "pais";
@@ -27,6 +30,42 @@ pub mod assumed {
     /// Page size of listings (docs/providers.md shows `limit=100`).
     pub const PAGE_SIZE: u32 = 100;
 }
+
+/// Private AI Services account settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct PaisProvider {
+    /// Secret key holding the bearer token, sent as `Authorization: Bearer <token>`.
+    pub token_secret_ref: SecretKeyRef,
+}
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    id: ID,
+    default_base_url: None,
+    secret_refs: &["tokenSecretRef"],
+    sim_prefixes: &["pais"],
+    fields: &[
+        FieldSupport::new(Field::DisplayName, FieldRule::plain("name").null_resets()),
+        FieldSupport::new(Field::Url, FieldRule::plain("url")).constraint("not empty"),
+        FieldSupport::new(
+            Field::Description,
+            FieldRule::plain("description").null_resets(),
+        ),
+        FieldSupport::new(
+            Field::DocumentationUrl,
+            FieldRule::plain("documentation_url").null_resets(),
+        ),
+        FieldSupport::new(Field::Transport, FieldRule::plain("transport"))
+            .wire("`STREAMABLE_HTTP`/`SSE`")
+            .constraint("no `WebSocket`"),
+        FieldSupport::new(
+            Field::Headers,
+            FieldRule::plain("headers").write_only().null_resets(),
+        )
+        .wire("`[{name, value, is_secret}]`"),
+    ],
+    required_on_create: &[Field::Url, Field::Transport],
+};
 
 /// The PAIS model.
 #[derive(Clone, Debug)]
@@ -47,22 +86,7 @@ impl Pais {
 }
 
 fn field_rule(field: Field) -> Option<FieldRule> {
-    let resettable = |remote| FieldRule {
-        null_resets: true,
-        ..FieldRule::plain(remote)
-    };
-    Some(match field {
-        Field::DisplayName => resettable("name"),
-        Field::Url => FieldRule::plain("url"),
-        Field::Description => resettable("description"),
-        Field::DocumentationUrl => resettable("documentation_url"),
-        Field::Transport => FieldRule::plain("transport"),
-        Field::Headers => FieldRule {
-            write_only: true,
-            ..resettable("headers")
-        },
-        _ => return None,
-    })
+    DESCRIPTOR.rule(field)
 }
 
 /// The remote (key, value) of one canonical field.
@@ -111,10 +135,6 @@ fn encode_headers(value: &Value, ctx: &WriteContext) -> Value {
 impl ProviderModel for Pais {
     fn kind(&self) -> ProviderKind {
         ProviderKind::Pais
-    }
-
-    fn field_rule(&self, field: Field) -> Option<FieldRule> {
-        field_rule(field)
     }
 
     fn check(&self, field: Field, value: &Value) -> Result<(), Violation> {
@@ -182,14 +202,7 @@ impl ProviderModel for Pais {
                 .iter()
                 .map(|(field, value)| encode(*field, Some(value), ctx)),
         );
-        for (field, key) in [(Field::Url, "url"), (Field::Transport, "transport")] {
-            if !body.contains_key(key) {
-                return Err(wire::invalid(
-                    field,
-                    format!("pais requires `{key}` on create: set {field}"),
-                ));
-            }
-        }
+        wire::check_required(&DESCRIPTOR, &body)?;
         Ok(RequestSpec::new(Method::Post, assumed::COLLECTION_PATH).body(Value::Object(body)))
     }
 

@@ -239,6 +239,26 @@ where
         .collect()
 }
 
+/// The fields a create needs (the descriptor's `required_on_create`), checked against the
+/// body about to be sent: a missing one is an `InvalidSpec` that names the spec field.
+pub fn check_required(
+    descriptor: &super::Descriptor,
+    body: &Map<String, Value>,
+) -> Result<(), Violation> {
+    for &field in descriptor.required_on_create {
+        let key = descriptor
+            .rule(field)
+            .map_or(field.spec_name(), |r| r.remote);
+        if !body.contains_key(key) {
+            return Err(invalid(
+                field,
+                format!("{} requires `{key}` on create: set {field}", descriptor.id),
+            ));
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

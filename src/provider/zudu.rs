@@ -10,11 +10,15 @@ use std::collections::BTreeMap;
 use serde_json::{Map, Value, json};
 
 use super::wire::{self, SSE, STREAMABLE_HTTP, WEB_SOCKET};
+use kube::KubeSchema;
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
 use super::{
-    AuthHeader, Change, Cursor, DecodeError, FieldRule, ListPage, Method, ProviderKind,
-    ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
+    AuthHeader, Change, Cursor, DecodeError, Descriptor, FieldRule, FieldSupport, ListPage,
+    Method, ProviderKind, ProviderModel, RemoteRecord, RequestSpec, Violation, WriteContext,
 };
-use crate::api::{SecretKeyRef, ZuduBodyStyle, ZuduProvider};
+use crate::api::SecretKeyRef;
 use crate::vocab::field::Field;
 
 const ID: &str = "zudu";
@@ -22,12 +26,14 @@ const COLLECTION: &str = "/api/mcp-servers";
 
 /// Everything not documented for Zudu, in one place.
 pub mod assumed {
+    use crate::vocab::field::Field;
+
     /// `DELETE /api/mcp-servers/{id}` deletes a server (docs/providers.md: assumed).
     pub const DELETE_SUPPORTED: bool = true;
     /// Page size of listings (the reference shows `limit=20`; its maximum is unknown).
     pub const PAGE_SIZE: u32 = 20;
     /// Fields create needs (the reference lists the fields, not which are required).
-    pub const CREATE_REQUIRED: [&str; 2] = ["url", "name"];
+    pub const CREATE_REQUIRED: &[Field] = &[Field::Url, Field::DisplayName];
 }
 
 const NAME_MAX: usize = 255;
@@ -49,6 +55,60 @@ const TRANSPORT: [(&str, &str, bool); 3] = [
     (STREAMABLE_HTTP, "STREAMABLE_HTTP", false),
     (WEB_SOCKET, "WebSocket", true),
 ];
+
+// The two request shapes Zudu documents for its update endpoint.
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, PartialEq, Eq, Default, Hash, JsonSchema)]
+pub enum ZuduBodyStyle {
+    /// Fields inside a `config` object (the public reference; default).
+    #[default]
+    Wrapped,
+    /// Fields at the top level (the generated reference); also allows the `WebSocket`
+    /// transport and the `auto_approve_read_only` approval policy.
+    Flat,
+}
+
+/// Zudu account settings.
+#[derive(Serialize, Deserialize, Clone, Debug, PartialEq, Eq, KubeSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ZuduProvider {
+    /// Secret key holding the API key (`sk_...`), sent as `X-API-KEY`.
+    pub api_key_secret_ref: SecretKeyRef,
+    /// Secret key holding the API secret, sent as `X-API-SECRET`.
+    pub api_secret_secret_ref: SecretKeyRef,
+    /// Request body style: `Wrapped` (default) or `Flat`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_style: Option<ZuduBodyStyle>,
+}
+
+pub const DESCRIPTOR: Descriptor = Descriptor {
+    id: ID,
+    default_base_url: Some("https://api.zudu.ai"),
+    secret_refs: &["apiKeySecretRef", "apiSecretSecretRef"],
+    // `bodyStyle: Wrapped` (seed 003), then `Flat` (seed 004).
+    sim_prefixes: &["zudu", "zudu-flat"],
+    fields: &[
+        FieldSupport::new(Field::DisplayName, FieldRule::plain("name"))
+            .constraint("max 255, unique in the organization"),
+        FieldSupport::new(Field::Url, FieldRule::plain("url")).constraint("max 1000"),
+        FieldSupport::new(Field::Description, FieldRule::plain("description"))
+            .constraint("max 5000"),
+        FieldSupport::new(Field::Transport, FieldRule::plain("transport"))
+            .wire("`SSE`/`STREAMABLE_HTTP`/`WebSocket`")
+            .constraint("`WebSocket` with `bodyStyle: Flat` only"),
+        FieldSupport::new(Field::ApprovalPolicy, FieldRule::plain("approval_policy"))
+            .wire("`auto_approve_all`/`require_approval_all`/`require_approval_per_tool`/`auto_approve_read_only`")
+            .constraint("`AutoApproveReadOnly` with `bodyStyle: Flat` only"),
+        FieldSupport::new(Field::Headers, FieldRule::plain("request_headers"))
+            .wire("`{name: value}`, read back in plain text"),
+        FieldSupport::new(
+            Field::SecretTokenId,
+            FieldRule::plain("secret_token").write_only(),
+        )
+        .wire("`{secret_id}`")
+        .constraint("max 255"),
+    ],
+    required_on_create: assumed::CREATE_REQUIRED,
+};
 
 /// The Zudu model for one body style.
 #[derive(Clone, Debug)]
@@ -126,19 +186,7 @@ fn map_enum(table: &[(&str, &str, bool)], value: &Value, to_remote: bool) -> Val
 }
 
 fn field_rule(field: Field) -> Option<FieldRule> {
-    Some(match field {
-        Field::DisplayName => FieldRule::plain("name"),
-        Field::Url => FieldRule::plain("url"),
-        Field::Description => FieldRule::plain("description"),
-        Field::Transport => FieldRule::plain("transport"),
-        Field::ApprovalPolicy => FieldRule::plain("approval_policy"),
-        Field::Headers => FieldRule::plain("request_headers"),
-        Field::SecretTokenId => FieldRule {
-            write_only: true,
-            ..FieldRule::plain("secret_token")
-        },
-        _ => return None,
-    })
+    DESCRIPTOR.rule(field)
 }
 
 fn max_len(field: Field, value: &str, max: usize, what: &str) -> Result<(), Violation> {
@@ -154,11 +202,14 @@ fn max_len(field: Field, value: &str, max: usize, what: &str) -> Result<(), Viol
 
 impl ProviderModel for Zudu {
     fn kind(&self) -> ProviderKind {
-        ProviderKind::Zudu(self.style)
+        ProviderKind::Zudu
     }
 
-    fn field_rule(&self, field: Field) -> Option<FieldRule> {
-        field_rule(field)
+    fn sim_prefix(&self) -> &'static str {
+        match self.style {
+            ZuduBodyStyle::Wrapped => "zudu",
+            ZuduBodyStyle::Flat => "zudu-flat",
+        }
     }
 
     fn check(&self, field: Field, value: &Value) -> Result<(), Violation> {
@@ -256,19 +307,7 @@ impl ProviderModel for Zudu {
                 .iter()
                 .map(|(field, value)| Self::encode(*field, Some(value))),
         );
-        for key in assumed::CREATE_REQUIRED {
-            if !body.contains_key(key) {
-                let field = if key == "url" {
-                    Field::Url
-                } else {
-                    Field::DisplayName
-                };
-                return Err(wire::invalid(
-                    field,
-                    format!("zudu requires `{key}` on create: set {field}"),
-                ));
-            }
-        }
+        wire::check_required(&DESCRIPTOR, &body)?;
         Ok(RequestSpec::new(Method::Post, COLLECTION).body(self.wrap(body)))
     }
 
@@ -694,6 +733,8 @@ mod tests {
         assert!(m.names_unique());
         assert!(m.field_rule(Field::SecretTokenId).unwrap().write_only);
         assert!(!m.field_rule(Field::Headers).unwrap().write_only);
-        assert_eq!(m.kind(), ProviderKind::Zudu(ZuduBodyStyle::Wrapped));
+        assert_eq!(m.kind(), ProviderKind::Zudu);
+        assert_eq!(m.sim_prefix(), "zudu");
+        assert_eq!(model(ZuduBodyStyle::Flat).sim_prefix(), "zudu-flat");
     }
 }

@@ -8,13 +8,13 @@ use crate::api::conditions::Reason;
 use crate::engine::plan::Refusal;
 use crate::engine::{self, Desired, ResolvedSecrets, SecretNeed};
 use crate::provider::http::{ClientConfig, RegistryClient};
-use crate::provider::{ProviderKind, model_for};
+use crate::provider::{ProviderModel, model_for};
 use crate::reconcile::ports::SecretSource;
 use crate::reconcile::refs::{RegistryView, SecretError, server_secret_namespace};
 use crate::secret::SecretValue;
 
 /// Maps a provider to the base URL to use instead of the registry's (the demo's simulator).
-pub type BaseUrlOverride = Arc<dyn Fn(ProviderKind) -> String + Send + Sync>;
+pub type BaseUrlOverride = Arc<dyn Fn(&dyn ProviderModel) -> String + Send + Sync>;
 
 /// A server's desired fields and the Secret values they hold (for masking messages).
 pub struct Resolved {
@@ -100,7 +100,7 @@ pub async fn connect(
         auth.push((header, value));
     }
     let base = match base_url_override {
-        Some(f) => f(kind),
+        Some(f) => f(model.as_ref()),
         None => conn
             .base_url
             .clone()
