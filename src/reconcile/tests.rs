@@ -162,10 +162,17 @@ struct Intents {
     recorded: Vec<(ObjectKey, McpServerStatus)>,
 }
 
+/// The one failure [`Intents`] knows.
+#[derive(Debug, thiserror::Error)]
+#[error("status write refused")]
+struct Refused;
+
 impl IntentSink for Intents {
-    async fn record(&mut self, intents: &[(ObjectKey, McpServerStatus)]) -> Result<(), String> {
+    type Error = Refused;
+
+    async fn record(&mut self, intents: &[(ObjectKey, McpServerStatus)]) -> Result<(), Refused> {
         if self.fail {
-            return Err("status write refused".into());
+            return Err(Refused);
         }
         self.recorded.extend(intents.iter().cloned());
         Ok(())
