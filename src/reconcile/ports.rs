@@ -156,3 +156,45 @@ impl RegistryApi for RegistryClient {
         RegistryClient::delete(self, id)
     }
 }
+
+/// A borrowed registry answers as the registry itself (a front end keeps its client while
+/// a step uses it).
+impl<R: RegistryApi> RegistryApi for &R {
+    fn model(&self) -> &dyn ProviderModel {
+        (*self).model()
+    }
+    fn get(&self, id: &str) -> impl Future<Output = Result<RemoteRecord, RemoteError>> + Send {
+        (*self).get(id)
+    }
+    fn list_all(
+        &self,
+        name: Option<&str>,
+    ) -> impl Future<Output = Result<Vec<RemoteRecord>, RemoteError>> + Send {
+        (*self).list_all(name)
+    }
+    fn list_within(
+        &self,
+        name: Option<&str>,
+        max_pages: usize,
+    ) -> impl Future<Output = Result<Listing, RemoteError>> + Send {
+        (*self).list_within(name, max_pages)
+    }
+    fn create(
+        &self,
+        fields: &BTreeMap<Field, Value>,
+        ctx: &WriteContext,
+    ) -> impl Future<Output = Result<RemoteRecord, RemoteError>> + Send {
+        (*self).create(fields, ctx)
+    }
+    fn patch(
+        &self,
+        id: &str,
+        changes: &[Change],
+        ctx: &WriteContext,
+    ) -> impl Future<Output = Result<RemoteRecord, RemoteError>> + Send {
+        (*self).patch(id, changes, ctx)
+    }
+    fn delete(&self, id: &str) -> impl Future<Output = Result<(), RemoteError>> + Send {
+        (*self).delete(id)
+    }
+}
