@@ -28,7 +28,7 @@ use crate::reconcile::delete::{self, DeleteError, Deleted};
 use crate::reconcile::lookup::{LookupError, find_registry};
 use crate::reconcile::refs::{RegistryView, server_secret_namespace};
 use crate::reconcile::{self, ActionKind, Batch, Mode, ServerInput, ServerResult};
-use crate::vocab::ObjectKey;
+use crate::vocab::{ObjectKey, RemoteError};
 
 fn key_of(server: &McpServer) -> ObjectKey {
     ObjectKey::new(server_secret_namespace(server), server.name_any())
@@ -417,7 +417,6 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
     let outcome = delete::delete(&server.spec, &prev, Mode::Apply, connect).await;
     let label = found.as_ref().map(RegistryView::label);
     let interval = interval_of(server, found.as_ref(), ctx);
-    let refused = |e: &DeleteError| e.refusal();
     match outcome {
         Ok(Deleted::Deleted { id }) => {
             let from = label.as_deref().unwrap_or("its registry");
@@ -434,27 +433,40 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
         Ok(Deleted::Suspended | Deleted::WouldDelete { .. }) => Ok(Action::await_change()),
         Err(DeleteError::LookUp { source, .. }) => Err(Error::Remote(source)),
         Err(DeleteError::Transient { source, .. }) => {
-            let settled = Settled::Transient {
-                failures: ctx.failed(&key.to_string()),
-                retry_after: source.retry_after,
-            };
-            let report = Report::ObserveFailed(&source);
-            let status = engine::next_status(&prev, server.metadata.generation, now, report);
-            write_if_due(server, &prev, &status, Duration::MAX, now, ctx).await?;
-            match schedule::requeue(settled, interval, rand::random()) {
-                Requeue::After(d) => Ok(Action::requeue(d)),
-                Requeue::OnChange => Ok(Action::await_change()),
-            }
+            retry_later(&input, &source, interval, now, ctx).await
         }
         Err(e @ DeleteError::Refused { .. }) => {
             let label = label.as_deref();
-            refuse(server, &input, label, None, &refused(&e), now, ctx).await?;
+            refuse(server, &input, label, None, &e.refusal(), now, ctx).await?;
             Ok(Action::requeue(interval))
         }
         Err(e @ (DeleteError::NotConnected(_) | DeleteError::Ambiguous { .. })) => {
             let label = label.as_deref();
-            refuse(server, &input, label, None, &refused(&e), now, ctx).await
+            refuse(server, &input, label, None, &e.refusal(), now, ctx).await
         }
+    }
+}
+
+/// A delete that failed for now: the condition says why, and it is tried again with
+/// backoff, never before the registry's `Retry-After`.
+async fn retry_later(
+    input: &ServerInput<'_>,
+    failure: &RemoteError,
+    interval: Duration,
+    now: Timestamp,
+    ctx: &Ctx,
+) -> Result<Action, Error> {
+    let server = input.server;
+    let settled = Settled::Transient {
+        failures: ctx.failed(&input.key.to_string()),
+        retry_after: failure.retry_after,
+    };
+    let report = Report::ObserveFailed(failure);
+    let status = engine::next_status(&input.prev, server.metadata.generation, now, report);
+    write_if_due(server, &input.prev, &status, Duration::MAX, now, ctx).await?;
+    match schedule::requeue(settled, interval, rand::random()) {
+        Requeue::After(d) => Ok(Action::requeue(d)),
+        Requeue::OnChange => Ok(Action::await_change()),
     }
 }
 
