@@ -4,6 +4,8 @@
 //! cluster), only once its last check for the current generation found it ready, so no
 //! call is made with credentials nobody has verified.
 
+use kube::ResourceExt;
+
 use crate::api::conditions::{Reason, types};
 use crate::api::{McpServer, RegistryKind, RegistryStatus};
 use crate::engine::plan::Refusal;
@@ -65,10 +67,7 @@ pub fn find_registry(
     server: &McpServer,
 ) -> Result<RegistryView, LookupError> {
     let namespace = server_secret_namespace(server);
-    let server_key = ObjectKey::new(
-        namespace.clone(),
-        server.metadata.name.clone().unwrap_or_default(),
-    );
+    let server_key = ObjectKey::new(namespace.clone(), server.name_any());
     let wanted = &server.spec.registry_ref;
     let not_found = |registry: String| LookupError::NotFound {
         server: server_key.to_string(),
