@@ -78,7 +78,7 @@ pub enum Error {
     #[error("Kubernetes API: {}", ports::kube_message(.0))]
     Kube(kube::Error),
     #[error("registry: {0}")]
-    Remote(String),
+    Remote(#[source] crate::vocab::RemoteError),
 }
 
 impl Error {

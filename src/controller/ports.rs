@@ -1,6 +1,6 @@
 //! The pipeline's ports served from Kubernetes: Secret values by GET (never cached),
-//! create intents persisted in the McpServer's status before the POST, and record
-//! ownership from the McpServer cache.
+//! create intents persisted in the McpServer's status before the POST, record ownership
+//! from the McpServer cache, and registries from their caches with their last checks.
 
 use std::collections::BTreeMap;
 
@@ -8,10 +8,15 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::Api;
 use kube::runtime::reflector::Store;
 
-use crate::api::{McpServer, McpServerStatus};
-use crate::controller::index::server_refs;
+use kube::api::ObjectMeta;
+
+use crate::api::{McpServer, McpServerStatus, RegistryStatus};
+use crate::controller::context::Stores;
+use crate::controller::index::{cluster_view, namespaced_view, server_refs};
 use crate::controller::status::StatusWriter;
-use crate::reconcile::ports::{IntentSink, OwnershipIndex, SecretSource};
+use crate::reconcile::ports::{
+    Health, IntentSink, OwnershipIndex, RegistrySource, SecretSource, SourcedRegistry,
+};
 use crate::reconcile::refs::{SecretData, SecretError};
 use crate::secret::SecretValue;
 use crate::vocab::{ObjectKey, RegistryId};
@@ -80,18 +85,23 @@ pub struct StatusIntents<'a> {
     pub server: &'a McpServer,
 }
 
+/// A create intent the API server did not store.
+#[derive(Debug, thiserror::Error)]
+#[error("the create intent could not be written to the status: {}", kube_message(.0))]
+pub struct IntentNotWritten(#[source] pub kube::Error);
+
 impl IntentSink for StatusIntents<'_> {
-    async fn record(&mut self, intents: &[(ObjectKey, McpServerStatus)]) -> Result<(), String> {
+    type Error = IntentNotWritten;
+
+    async fn record(
+        &mut self,
+        intents: &[(ObjectKey, McpServerStatus)],
+    ) -> Result<(), IntentNotWritten> {
         for (_, status) in intents {
             self.writer
                 .write_server(self.server, status)
                 .await
-                .map_err(|e| {
-                    format!(
-                        "the create intent could not be written to the status: {}",
-                        kube_message(&e)
-                    )
-                })?;
+                .map_err(IntentNotWritten)?;
         }
         Ok(())
     }
@@ -125,5 +135,48 @@ impl OwnershipIndex for StoreOwners<'_> {
                 let same_registry = server_refs(&server).registry.as_ref() == Some(registry);
                 (key != *except && same_registry && id == Some(record_id)).then_some(key)
             })
+    }
+}
+
+/// Registries from the caches, each with the status of its last check as this process
+/// knows it.
+pub struct StoreRegistries<'a> {
+    pub stores: &'a Stores,
+    pub writer: &'a StatusWriter,
+}
+
+impl StoreRegistries<'_> {
+    /// Its own last check for the registry's current generation, else the cached status
+    /// (which may lag behind that check).
+    fn last_check(&self, meta: &ObjectMeta, cached: Option<&RegistryStatus>) -> Health {
+        let own = self
+            .writer
+            .last_check(meta.uid.as_deref())
+            .filter(|s| s.observed_generation == meta.generation);
+        Health::Checked(own.or_else(|| cached.cloned()))
+    }
+}
+
+impl RegistrySource for StoreRegistries<'_> {
+    fn place(&self) -> &'static str {
+        "in the cluster"
+    }
+
+    fn mcp_registry(&self, key: &ObjectKey) -> Option<SourcedRegistry> {
+        let registry = self.stores.registry(key)?;
+        Some(SourcedRegistry {
+            view: namespaced_view(&registry)?,
+            allowed_namespaces: None,
+            health: self.last_check(&registry.metadata, registry.status.as_ref()),
+        })
+    }
+
+    fn cluster_registry(&self, name: &str) -> Option<SourcedRegistry> {
+        let registry = self.stores.cluster_registry(name)?;
+        Some(SourcedRegistry {
+            view: cluster_view(&registry)?,
+            allowed_namespaces: registry.spec.allowed_namespaces.clone(),
+            health: self.last_check(&registry.metadata, registry.status.as_ref()),
+        })
     }
 }

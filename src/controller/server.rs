@@ -12,27 +12,23 @@ use kube::{Api, ResourceExt};
 use serde_json::json;
 
 use crate::api::conditions::{Reason, types};
-use crate::api::{
-    CLEANUP_FINALIZER, McpServer, McpServerStatus, RECONCILE_REQUESTED_AT, RegistryKind,
-    RegistryStatus,
-};
+use crate::api::{CLEANUP_FINALIZER, McpServer, McpServerStatus, RECONCILE_REQUESTED_AT};
 use crate::controller::Error;
 use crate::controller::context::Ctx;
-use crate::controller::index::{cluster_view, namespaced_view};
-use crate::controller::ports::{StatusIntents, StoreOwners};
+use crate::controller::ports::{StatusIntents, StoreOwners, StoreRegistries};
 use crate::controller::snapshot::SnapshotRegistry;
 use crate::controller::status::{FIELD_MANAGER, server_status_due};
-use crate::engine::lifecycle::{Deletion, deletion, needs_cleanup};
+use crate::engine::lifecycle::needs_cleanup;
 use crate::engine::material_change;
 use crate::engine::plan::Refusal;
 use crate::engine::schedule::{self, Requeue, Settled};
 use crate::engine::{self, status::Report};
 use crate::provider::model_for;
-use crate::reconcile::refs::{
-    RefError, RegistryView, check_allowed_namespace, server_secret_namespace,
-};
+use crate::reconcile::delete::{self, DeleteError, Deleted};
+use crate::reconcile::lookup::{LookupError, find_registry};
+use crate::reconcile::refs::{RegistryView, server_secret_namespace};
 use crate::reconcile::{self, ActionKind, Batch, Mode, ServerInput, ServerResult};
-use crate::vocab::{ErrorClass, ObjectKey};
+use crate::vocab::{ObjectKey, RemoteError};
 
 fn key_of(server: &McpServer) -> ObjectKey {
     ObjectKey::new(server_secret_namespace(server), server.name_any())
@@ -66,13 +62,13 @@ pub async fn reconcile(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, 
         write_if_due(&server, &prev, &result.status, interval, now, &ctx).await?;
         return Ok(Action::await_change());
     }
-    let view = match find_registry(&server, &key, &ctx) {
+    let view = match find_registry(&registries(&ctx), &server) {
         Ok(view) => view,
         // Its status write wakes this server; the requeue is a safety net.
-        Err(refusal) if refusal.message == UNCHECKED => {
+        Err(LookupError::NotChecked) => {
             return Ok(Action::requeue(Duration::from_secs(5)));
         }
-        Err(refusal) => return refuse(&server, &input, None, None, &refusal, now, &ctx).await,
+        Err(e) => return refuse(&server, &input, None, None, &e.refusal(), now, &ctx).await,
     };
     let interval = interval_of(&server, Some(&view), &ctx);
     let label = view.label();
@@ -211,104 +207,12 @@ fn current_status(server: &McpServer, ctx: &Ctx) -> McpServerStatus {
         .unwrap_or_default()
 }
 
-/// A registry's status as this process knows it: its own last check for the registry's
-/// current generation, else the cached status (which may lag behind that check).
-fn registry_status(
-    meta: &kube::api::ObjectMeta,
-    cached: &Option<RegistryStatus>,
-    ctx: &Ctx,
-) -> Option<RegistryStatus> {
-    ctx.writer
-        .last_check(meta.uid.as_deref())
-        .filter(|s| s.observed_generation == meta.generation)
-        .or_else(|| cached.clone())
-}
-
-/// The message of a registry whose check has not run yet: a wait, not a refusal to report.
-const UNCHECKED: &str = "the registry has not been checked yet";
-
-/// The registry a server names, from the caches: missing, not allowed for its namespace,
-/// or not ready means `RegistryNotReady` and no remote call.
-fn find_registry(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<RegistryView, Refusal> {
-    let wanted = &server.spec.registry_ref;
-    let not_found = |registry: String| {
-        let e = RefError::RegistryNotFound {
-            server: key.to_string(),
-            registry,
-            place: "in the cluster",
-        };
-        Refusal {
-            reason: e.reason(),
-            message: e.to_string(),
-        }
-    };
-    let (view, status) = match wanted.kind.unwrap_or_default() {
-        RegistryKind::McpRegistry => {
-            let id = ObjectKey::new(key.namespace.clone(), wanted.name.clone());
-            let registry = ctx
-                .stores
-                .registry(&id)
-                .ok_or_else(|| not_found(format!("McpRegistry {id}")))?;
-            let view =
-                namespaced_view(&registry).ok_or_else(|| not_found(format!("McpRegistry {id}")))?;
-            (
-                view,
-                registry_status(&registry.metadata, &registry.status, ctx),
-            )
-        }
-        RegistryKind::ClusterMcpRegistry => {
-            let registry = ctx
-                .stores
-                .cluster_registry(&wanted.name)
-                .ok_or_else(|| not_found(format!("ClusterMcpRegistry {}", wanted.name)))?;
-            check_allowed_namespace(
-                &wanted.name,
-                registry.spec.allowed_namespaces.as_deref(),
-                &key.namespace,
-                &key.to_string(),
-            )
-            .map_err(|e| Refusal {
-                reason: e.reason(),
-                message: e.to_string(),
-            })?;
-            let view = cluster_view(&registry)
-                .ok_or_else(|| not_found(format!("ClusterMcpRegistry {}", wanted.name)))?;
-            (
-                view,
-                registry_status(&registry.metadata, &registry.status, ctx),
-            )
-        }
-    };
-    let not_ready = status.as_ref().and_then(|s| {
-        s.conditions
-            .iter()
-            .find(|c| c.type_ == types::READY && c.status == "False")
-            .filter(|_| s.observed_generation == view.generation)
-    });
-    let checked = status
-        .as_ref()
-        .is_some_and(|s| s.observed_generation == view.generation && !s.conditions.is_empty());
-    if !checked {
-        // Not checked yet (new, or its spec just changed): its check comes first, and its
-        // status write wakes this server (the registry trigger), so no call is made with
-        // credentials nobody has verified.
-        return Err(Refusal {
-            reason: Reason::RegistryNotReady,
-            message: UNCHECKED.to_string(),
-        });
+/// The registries in the caches, with this process's own checks.
+fn registries(ctx: &Ctx) -> StoreRegistries<'_> {
+    StoreRegistries {
+        stores: &ctx.stores,
+        writer: &ctx.writer,
     }
-    if let Some(ready) = not_ready {
-        return Err(Refusal {
-            reason: Reason::RegistryNotReady,
-            message: format!(
-                "{} is not ready ({}): {}",
-                view.label(),
-                ready.reason,
-                ready.message
-            ),
-        });
-    }
-    Ok(view)
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -485,8 +389,10 @@ async fn patch_finalizers(
     }
 }
 
-/// A McpServer being deleted: delete its record under `deletionPolicy: Delete` (404 counts
-/// as done), then release the finalizer; a 409 keeps it with a Stalled message.
+/// A McpServer being deleted: the shared delete step under its `deletionPolicy`, then the
+/// finalizer is released; a refusal (a 409: the record is in use) keeps it with a Stalled
+/// message, and is tried again each interval (its cause may go away without any change
+/// to the object).
 async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Action, Error> {
     if !server.finalizers().iter().any(|f| f == CLEANUP_FINALIZER) {
         return Ok(Action::await_change());
@@ -500,88 +406,67 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
         server,
         prev: prev.clone(),
     };
-    let (id, name) = match deletion(&server.spec, &prev) {
-        Deletion::Retain(_) | Deletion::NoRecord => return release(server, ctx).await,
-        Deletion::Suspended => return Ok(Action::await_change()),
-        Deletion::Delete { id } => (Some(id), None),
-        Deletion::LookUpThenDelete { name } => (None, Some(name)),
+    let mut found: Option<RegistryView> = None;
+    let slot = &mut found;
+    let connect = move || async move {
+        let view = find_registry(&registries(ctx), server).map_err(|e| e.refusal())?;
+        let client = ctx.registry_client(&view).await;
+        *slot = Some(view);
+        client
     };
-    let view = match find_registry(server, key, ctx) {
-        Ok(view) => view,
-        Err(refusal) => return refuse(server, &input, None, None, &refusal, now, ctx).await,
-    };
-    let label = view.label();
-    let client = match ctx.registry_client(&view).await {
-        Ok(client) => client,
-        Err(refusal) => {
-            return refuse(server, &input, Some(&label), None, &refusal, now, ctx).await;
-        }
-    };
-    let id = match (id, name) {
-        (Some(id), _) => id,
-        (None, Some(name)) => match client.list_all(Some(&name)).await {
-            Ok(found) if found.is_empty() => return release(server, ctx).await,
-            Ok(found) if found.len() == 1 => found[0].id.clone(),
-            Ok(found) => {
-                let refusal = Refusal {
-                    reason: Reason::Conflict,
-                    message: format!(
-                        "a create was pending and {} records are named {name:?}: set spec.externalId to the one to delete",
-                        found.len()
-                    ),
-                };
-                return refuse(server, &input, Some(&label), None, &refusal, now, ctx).await;
-            }
-            Err(e) => return Err(Error::Remote(e.message)),
-        },
-        (None, None) => return release(server, ctx).await,
-    };
-    match client.delete(&id).await {
-        Ok(()) => {
-            ctx.event(
-                server,
-                false,
-                "Deleted",
-                "Delete",
-                format!("deleted record {id} from {}", view.label()),
-            )
-            .await;
+    let outcome = delete::delete(&server.spec, &prev, Mode::Apply, connect).await;
+    let label = found.as_ref().map(RegistryView::label);
+    let interval = interval_of(server, found.as_ref(), ctx);
+    match outcome {
+        Ok(Deleted::Deleted { id }) => {
+            let from = label.as_deref().unwrap_or("its registry");
+            let note = format!("deleted record {id} from {from}");
+            ctx.event(server, false, "Deleted", "Delete", note).await;
             release(server, ctx).await
         }
-        Err(e) if e.class == ErrorClass::NotFound => release(server, ctx).await,
-        Err(e) if e.class.is_stalled() => {
-            // 409 (the record is in use), 401/403: the finalizer stays, the condition says
-            // why, and the delete is tried again each interval (the cause may go away
-            // without any change to the object).
-            let refusal = Refusal {
-                reason: e.class.reason(),
-                message: format!("the record {id} cannot be deleted: {}", e.message),
-            };
-            refuse(server, &input, Some(&label), None, &refusal, now, ctx).await?;
-            Ok(Action::requeue(interval_of(server, Some(&view), ctx)))
+        Ok(
+            Deleted::Retained(_)
+            | Deleted::NoRecord
+            | Deleted::AlreadyGone { .. }
+            | Deleted::NothingFound { .. },
+        ) => release(server, ctx).await,
+        Ok(Deleted::Suspended | Deleted::WouldDelete { .. }) => Ok(Action::await_change()),
+        Err(DeleteError::LookUp { source, .. }) => Err(Error::Remote(source)),
+        Err(DeleteError::Transient { source, .. }) => {
+            retry_later(&input, &source, interval, now, ctx).await
         }
-        Err(e) => {
-            let failures = ctx.failed(&key.to_string());
-            let settled = Settled::Transient {
-                failures,
-                retry_after: e.retry_after,
-            };
-            let status = engine::next_status(
-                &prev,
-                server.metadata.generation,
-                now,
-                Report::ObserveFailed(&e),
-            );
-            write_if_due(server, &prev, &status, Duration::MAX, now, ctx).await?;
-            match schedule::requeue(
-                settled,
-                interval_of(server, Some(&view), ctx),
-                rand::random(),
-            ) {
-                Requeue::After(d) => Ok(Action::requeue(d)),
-                Requeue::OnChange => Ok(Action::await_change()),
-            }
+        Err(e @ DeleteError::Refused { .. }) => {
+            let label = label.as_deref();
+            refuse(server, &input, label, None, &e.refusal(), now, ctx).await?;
+            Ok(Action::requeue(interval))
         }
+        Err(e @ (DeleteError::NotConnected(_) | DeleteError::Ambiguous { .. })) => {
+            let label = label.as_deref();
+            refuse(server, &input, label, None, &e.refusal(), now, ctx).await
+        }
+    }
+}
+
+/// A delete that failed for now: the condition says why, and it is tried again with
+/// backoff, never before the registry's `Retry-After`.
+async fn retry_later(
+    input: &ServerInput<'_>,
+    failure: &RemoteError,
+    interval: Duration,
+    now: Timestamp,
+    ctx: &Ctx,
+) -> Result<Action, Error> {
+    let server = input.server;
+    let settled = Settled::Transient {
+        failures: ctx.failed(&input.key.to_string()),
+        retry_after: failure.retry_after,
+    };
+    let report = Report::ObserveFailed(failure);
+    let status = engine::next_status(&input.prev, server.metadata.generation, now, report);
+    write_if_due(server, &input.prev, &status, Duration::MAX, now, ctx).await?;
+    match schedule::requeue(settled, interval, rand::random()) {
+        Requeue::After(d) => Ok(Action::requeue(d)),
+        Requeue::OnChange => Ok(Action::await_change()),
     }
 }
 

@@ -5,13 +5,12 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::api::{McpServer, McpServerStatus};
-use crate::engine::lifecycle::{Deletion, RetainReason, deletion};
 use crate::local::manifests::{self, Manifests};
 use crate::local::ports::lock_state;
 use crate::local::run::{Mode, RunError, RunOptions, server_key};
-use crate::local::secrets;
 use crate::reconcile;
-use crate::vocab::ErrorClass;
+use crate::reconcile::delete::{self, Deleted};
+use crate::reconcile::lookup::find_registry;
 
 /// What happened to one server's remote record.
 #[derive(Clone, Copy, Debug, Serialize, PartialEq, Eq)]
@@ -93,8 +92,9 @@ impl DeleteResult {
     }
 }
 
-/// The delete of one server's record, as its spec's `deletionPolicy` says; under
-/// [`Mode::Plan`] only the decision, without a remote call (`Deleted` = to delete).
+/// The delete of one server's record, as its spec's `deletionPolicy` says (the shared
+/// step, [`reconcile::delete`]); under [`Mode::Plan`] only the decision, without a remote
+/// call (`Deleted` = to delete). `known`: whether the state file has the server.
 pub(crate) async fn delete_one(
     opts: &RunOptions,
     manifests: &Manifests,
@@ -103,116 +103,55 @@ pub(crate) async fn delete_one(
     known: bool,
     mode: Mode,
 ) -> DeleteResult {
-    let id = server
+    let connect = || async {
+        let view = find_registry(manifests, server).map_err(|e| e.refusal())?;
+        reconcile::connect(&view, &manifests.secrets, opts.base_url_override.as_ref()).await
+    };
+    let outcome = delete::delete(&server.spec, status, mode, connect).await;
+    let recorded = server
         .spec
         .external_id
         .clone()
         .or_else(|| status.external_id.clone());
-    let mut result = DeleteResult {
+    let (outcome, found, message) = match outcome {
+        Ok(Deleted::NoRecord) if !known => (
+            DeleteOutcome::NoRecord,
+            None,
+            Some(NOT_IN_STATE.to_string()),
+        ),
+        Ok(done) => (
+            DeleteOutcome::of(&done),
+            done.id().map(str::to_string),
+            done.message(),
+        ),
+        Err(e) => (
+            DeleteOutcome::Failed,
+            e.id().map(str::to_string),
+            Some(e.to_string()),
+        ),
+    };
+    DeleteResult {
         server: server_key(server),
         registry: None,
-        external_id: id,
-        outcome: DeleteOutcome::NoRecord,
-        message: None,
-    };
-    match deletion(&server.spec, status) {
-        Deletion::NoRecord if !known => {
-            result.message = Some(
-                "not in the state file: mcpsync never created or adopted a record for it here"
-                    .into(),
-            );
-        }
-        Deletion::NoRecord => {}
-        Deletion::Suspended => {
-            result.outcome = DeleteOutcome::Suspended;
-            result.message = Some("spec.suspend is true: no remote call was made".into());
-        }
-        Deletion::Retain(why) => {
-            result.outcome = DeleteOutcome::Retained;
-            if why == RetainReason::ObserveOnly {
-                result.message = Some(why.message().into());
-            }
-        }
-        Deletion::Delete { .. } | Deletion::LookUpThenDelete { .. } if mode == Mode::Plan => {
-            result.outcome = DeleteOutcome::Deleted;
-        }
-        Deletion::Delete { id } => {
-            let answer = match client_for(opts, manifests, server).await {
-                Ok(client) => client
-                    .delete(&id)
-                    .await
-                    .map_err(|e| (Some(e.class), e.message)),
-                Err(message) => Err((None, message)),
-            };
-            (result.outcome, result.message) = outcome_of(answer);
-        }
-        Deletion::LookUpThenDelete { name } => {
-            let (outcome, message, id) = delete_by_name(opts, manifests, server, &name).await;
-            (result.outcome, result.message) = (outcome, message);
-            result.external_id = id;
-        }
-    }
-    result
-}
-
-async fn client_for(
-    opts: &RunOptions,
-    manifests: &Manifests,
-    server: &McpServer,
-) -> Result<crate::provider::http::RegistryClient, String> {
-    let view = secrets::find_registry(manifests, server).map_err(|e| e.to_string())?;
-    reconcile::connect(&view, &manifests.secrets, opts.base_url_override.as_ref())
-        .await
-        .map_err(|r| r.message)
-}
-
-fn outcome_of(answer: Result<(), (Option<ErrorClass>, String)>) -> (DeleteOutcome, Option<String>) {
-    match answer {
-        Ok(()) => (DeleteOutcome::Deleted, None),
-        Err((Some(ErrorClass::NotFound), _)) => (DeleteOutcome::AlreadyGone, None),
-        Err((_, message)) => (DeleteOutcome::Failed, Some(message)),
+        // A record found by a pending create's name has no id recorded.
+        external_id: recorded.or(found),
+        outcome,
+        message,
     }
 }
 
-/// A create of ours may have reached the registry without its id being recorded: look
-/// the record up by the name it was created with, and delete it when exactly one is found.
-async fn delete_by_name(
-    opts: &RunOptions,
-    manifests: &Manifests,
-    server: &McpServer,
-    name: &str,
-) -> (DeleteOutcome, Option<String>, Option<String>) {
-    let client = match client_for(opts, manifests, server).await {
-        Ok(c) => c,
-        Err(message) => return (DeleteOutcome::Failed, Some(message), None),
-    };
-    let found = match client.list_all(Some(name)).await {
-        Ok(found) => found,
-        Err(e) => return (DeleteOutcome::Failed, Some(e.message), None),
-    };
-    match found.as_slice() {
-        [] => (
-            DeleteOutcome::NoRecord,
-            Some(format!(
-                "a create was pending, but no record named {name:?} exists: nothing to delete"
-            )),
-            None,
-        ),
-        [record] => {
-            let answer = client
-                .delete(&record.id)
-                .await
-                .map_err(|e| (Some(e.class), e.message));
-            let (outcome, message) = outcome_of(answer);
-            (outcome, message, Some(record.id.clone()))
+/// Said of a server `delete` was asked about but no run of this state file applied.
+const NOT_IN_STATE: &str =
+    "not in the state file: mcpsync never created or adopted a record for it here";
+
+impl DeleteOutcome {
+    fn of(done: &Deleted) -> Self {
+        match done {
+            Deleted::Retained(_) => DeleteOutcome::Retained,
+            Deleted::NoRecord | Deleted::NothingFound { .. } => DeleteOutcome::NoRecord,
+            Deleted::Suspended => DeleteOutcome::Suspended,
+            Deleted::WouldDelete { .. } | Deleted::Deleted { .. } => DeleteOutcome::Deleted,
+            Deleted::AlreadyGone { .. } => DeleteOutcome::AlreadyGone,
         }
-        several => (
-            DeleteOutcome::Failed,
-            Some(format!(
-                "a create was pending, and {} records are named {name:?}: set spec.externalId to the one to delete",
-                several.len()
-            )),
-            None,
-        ),
     }
 }

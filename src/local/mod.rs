@@ -7,6 +7,7 @@ pub mod manifests;
 pub mod output;
 pub mod ports;
 pub mod progress;
+pub mod prune;
 pub mod run;
 pub mod secrets;
 pub mod state;

@@ -9,7 +9,8 @@ use serde::Serialize;
 
 use crate::api::conditions::types;
 use crate::local::delete::{DeleteOutcome, DeleteResult};
-use crate::local::run::{ActionKind, Mode, Orphan, RunReport, ServerResult};
+use crate::local::prune::Orphan;
+use crate::local::run::{ActionKind, Mode, RunReport, ServerResult};
 
 /// Output format (`-o`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]

@@ -6,8 +6,8 @@ use std::collections::{BTreeMap, HashMap};
 use crate::api::{McpServerSpec, McpServerStatus};
 use crate::local::manifests::Manifests;
 use crate::local::run::{RunOptions, object_key};
-use crate::local::secrets;
 use crate::local::state::{self, ServerState, StateError, StateFile, StateLock};
+use crate::reconcile::lookup::find_registry;
 use crate::reconcile::ports::{IntentSink, OwnershipIndex};
 use crate::vocab::{ObjectKey, RegistryId};
 
@@ -50,10 +50,8 @@ impl StateOwners {
             }
         }
         for server in manifests.servers.iter().map(|l| &l.object) {
-            let (Some(id), Ok(view)) = (
-                &server.spec.external_id,
-                secrets::find_registry(manifests, server),
-            ) else {
+            let (Some(id), Ok(view)) = (&server.spec.external_id, find_registry(manifests, server))
+            else {
                 continue;
             };
             by_record
@@ -106,8 +104,22 @@ impl<'a> StateIntents<'a> {
     }
 }
 
+/// Why create intents did not reach the state file.
+#[derive(Debug, thiserror::Error)]
+pub enum StateIntentError {
+    #[error("the state file is not locked: plan never creates")]
+    NotLocked,
+    #[error(transparent)]
+    Save(#[from] StateError),
+}
+
 impl IntentSink for StateIntents<'_> {
-    async fn record(&mut self, intents: &[(ObjectKey, McpServerStatus)]) -> Result<(), String> {
+    type Error = StateIntentError;
+
+    async fn record(
+        &mut self,
+        intents: &[(ObjectKey, McpServerStatus)],
+    ) -> Result<(), StateIntentError> {
         for (key, status) in intents {
             let entry = ServerState {
                 status: status.clone(),
@@ -116,9 +128,7 @@ impl IntentSink for StateIntents<'_> {
             };
             self.state.insert(key.to_string(), entry);
         }
-        let lock = self
-            .lock
-            .ok_or("the state file is not locked: plan never creates")?;
-        lock.save(self.state).map_err(|e| e.to_string())
+        let lock = self.lock.ok_or(StateIntentError::NotLocked)?;
+        Ok(lock.save(self.state)?)
     }
 }

@@ -9,14 +9,16 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::api::{McpServer, McpServerSpec};
-use crate::engine::plan::Refusal;
-use crate::local::delete::{DeleteOutcome, DeleteResult, delete_one};
+use crate::local::delete::{DeleteOutcome, DeleteResult};
 use crate::local::manifests;
 use crate::local::ports::{StateIntents, StateOwners, lock_state};
 pub use crate::local::progress::Progress;
+pub use crate::local::prune::Orphan;
+use crate::local::prune::{orphaned, prune};
 use crate::local::secrets::{self, RegistryView};
 use crate::local::state::{ServerState, StateFile};
 use crate::provider::model_for;
+use crate::reconcile::lookup::find_registry;
 use crate::reconcile::{self, Batch, ServerInput};
 pub use crate::reconcile::{ActionKind, BaseUrlOverride, Mode, ServerResult, ShownChange};
 use crate::vocab::{ObjectKey, RegistryId};
@@ -46,28 +48,6 @@ pub struct RunReport {
     pub orphaned: Vec<Orphan>,
     /// With `--prune`: what happened (or, under `plan`, would happen) to the orphans.
     pub pruned: Vec<DeleteResult>,
-}
-
-/// A server in the state file whose manifest is gone.
-#[derive(Clone, Debug, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Orphan {
-    /// `namespace/name`.
-    pub server: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub registry: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub external_id: Option<String>,
-}
-
-impl std::fmt::Display for Orphan {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let registry = self.registry.as_deref().unwrap_or("no registry");
-        match &self.external_id {
-            Some(id) => write!(f, "{} ({registry}, id {id})", self.server),
-            None => write!(f, "{} ({registry}, no record)", self.server),
-        }
-    }
 }
 
 impl RunReport {
@@ -145,20 +125,15 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
             progress.done(1);
             continue;
         }
-        match secrets::find_registry(&manifests, server) {
+        match find_registry(&manifests, server) {
             Ok(view) => groups
                 .entry(view.id.clone())
                 .or_insert_with(|| (view, Vec::new()))
                 .1
                 .push(input),
             Err(e) => {
-                let refusal = Refusal {
-                    reason: e.reason(),
-                    message: e.to_string(),
-                };
-                report
-                    .servers
-                    .push(reconcile::refused(&input, None, None, &refusal, now));
+                let refused = reconcile::refused(&input, None, None, &e.refusal(), now);
+                report.servers.push(refused);
                 progress.done(1);
             }
         }
@@ -215,65 +190,6 @@ pub async fn run(opts: &RunOptions, now: Timestamp) -> Result<RunReport, RunErro
         lock.save(&state)?;
     }
     Ok(report)
-}
-
-/// `--prune`: each orphan's record is deleted (or kept) as its last applied spec says,
-/// through the registry the manifests still declare. Under `plan`, only the decisions.
-async fn prune(
-    opts: &RunOptions,
-    manifests: &manifests::Manifests,
-    state: &StateFile,
-    orphans: &[Orphan],
-) -> Vec<DeleteResult> {
-    let mut results = Vec::new();
-    for orphan in orphans {
-        let entry = state.get(&orphan.server);
-        let status = entry.map(|e| e.status.clone()).unwrap_or_default();
-        let Some((spec, key)) = entry
-            .and_then(|e| e.spec.clone())
-            .zip(orphan.server.parse::<ObjectKey>().ok())
-        else {
-            results.push(DeleteResult {
-                server: orphan.server.clone(),
-                registry: orphan.registry.clone(),
-                external_id: orphan.external_id.clone(),
-                outcome: DeleteOutcome::Retained,
-                message: Some(
-                    "the state file holds no spec for it (written by an older mcpsync): \
-                     pruned as deletionPolicy: Retain"
-                        .into(),
-                ),
-            });
-            continue;
-        };
-        let mut server = McpServer::new(&key.name, spec);
-        server.metadata.namespace = Some(key.namespace);
-        let mode = opts.mode;
-        let result = delete_one(opts, manifests, &server, &status, true, mode).await;
-        results.push(DeleteResult {
-            registry: orphan.registry.clone(),
-            ..result
-        });
-    }
-    results
-}
-
-/// State entries of servers that are not in the manifests any more.
-fn orphaned(state: &StateFile, manifests: &manifests::Manifests) -> Vec<Orphan> {
-    let present: std::collections::BTreeSet<String> = manifests
-        .servers
-        .iter()
-        .map(|l| server_key(&l.object))
-        .collect();
-    state
-        .servers()
-        .filter(|(key, _)| !present.contains(*key))
-        .map(|(key, entry)| Orphan {
-            server: key.clone(),
-            registry: entry.registry.clone(),
-            external_id: entry.status.external_id.clone(),
-        })
-        .collect()
 }
 
 /// The identity of a server: its namespace (`default` when the manifest names none) and

@@ -1,6 +1,6 @@
-//! Secrets read from manifest files and the registry a McpServer's `registryRef` names
-//! among the manifests. The namespace rules themselves are shared with every front end
-//! ([`crate::reconcile::refs`]).
+//! Secrets read from manifest files, and the registries the manifests declare (as a
+//! [`RegistrySource`]). The namespace and look-up rules themselves are shared with every
+//! front end ([`crate::reconcile::refs`], [`crate::reconcile::lookup`]).
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -9,11 +9,10 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::ResourceExt;
 
 use super::manifests::Manifests;
-use crate::api::{McpServer, RegistryKind};
-use crate::reconcile::ports::SecretSource;
+use crate::reconcile::ports::{Health, RegistrySource, SecretSource, SourcedRegistry};
 pub use crate::reconcile::refs::{
-    RefError, RegistryView, SecretData, SecretError, check_allowed_namespace,
-    registry_secret_namespace, server_secret_namespace,
+    RefError, RegistryView, SecretData, SecretError, registry_secret_namespace,
+    server_secret_namespace,
 };
 use crate::secret::SecretValue;
 use crate::vocab::{ObjectKey, RegistryId};
@@ -115,55 +114,50 @@ impl SecretSource for SecretStore {
     }
 }
 
-/// The registry a McpServer's `registryRef` names: a McpRegistry of the server's own
-/// namespace, or a ClusterMcpRegistry whose `allowedNamespaces` (absent = all) include it.
-pub fn find_registry(manifests: &Manifests, server: &McpServer) -> Result<RegistryView, RefError> {
-    let namespace = server_secret_namespace(server);
-    let server_key = ObjectKey::new(namespace.clone(), server.name_any());
-    let wanted = &server.spec.registry_ref;
-    match wanted.kind.unwrap_or_default() {
-        RegistryKind::McpRegistry => manifests
-            .registries
+/// The registries declared in the files. Local mode keeps no registry checks: a
+/// registry found is used as it is.
+impl RegistrySource for Manifests {
+    fn place(&self) -> &'static str {
+        "in the manifests"
+    }
+
+    fn mcp_registry(&self, key: &ObjectKey) -> Option<SourcedRegistry> {
+        let registry = self.registries.iter().map(|l| &l.object).find(|r| {
+            r.name_any() == key.name && r.namespace().as_deref() == Some(&key.namespace)
+        })?;
+        Some(SourcedRegistry {
+            view: RegistryView::new(
+                RegistryId::Namespaced(key.clone()),
+                registry.spec.connection.clone(),
+            ),
+            allowed_namespaces: None,
+            health: Health::Untracked,
+        })
+    }
+
+    fn cluster_registry(&self, name: &str) -> Option<SourcedRegistry> {
+        let registry = self
+            .cluster_registries
             .iter()
             .map(|l| &l.object)
-            .find(|r| r.name_any() == wanted.name && r.namespace().as_deref() == Some(&namespace))
-            .map(|r| {
-                let id = RegistryId::Namespaced(ObjectKey::new(namespace.clone(), r.name_any()));
-                RegistryView::new(id, r.spec.connection.clone())
-            })
-            .ok_or_else(|| RefError::RegistryNotFound {
-                server: server_key.to_string(),
-                registry: format!("McpRegistry {namespace}/{}", wanted.name),
-                place: "in the manifests",
-            }),
-        RegistryKind::ClusterMcpRegistry => {
-            let registry = manifests
-                .cluster_registries
-                .iter()
-                .map(|l| &l.object)
-                .find(|r| r.name_any() == wanted.name)
-                .ok_or_else(|| RefError::RegistryNotFound {
-                    server: server_key.to_string(),
-                    registry: format!("ClusterMcpRegistry {}", wanted.name),
-                    place: "in the manifests",
-                })?;
-            check_allowed_namespace(
-                &wanted.name,
-                registry.spec.allowed_namespaces.as_deref(),
-                &namespace,
-                &server_key.to_string(),
-            )?;
-            let id = RegistryId::Cluster(registry.name_any());
-            Ok(RegistryView::new(id, registry.spec.connection.clone()))
-        }
+            .find(|r| r.name_any() == name)?;
+        Some(SourcedRegistry {
+            view: RegistryView::new(
+                RegistryId::Cluster(name.to_string()),
+                registry.spec.connection.clone(),
+            ),
+            allowed_namespaces: registry.spec.allowed_namespaces.clone(),
+            health: Health::Untracked,
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::api::SecretKeyRef;
+    use crate::api::{McpServer, RegistryKind, SecretKeyRef};
     use crate::local::manifests::load;
+    use crate::reconcile::lookup::{LookupError, find_registry};
     use k8s_openapi::ByteString;
 
     fn store_with(namespace: &str, name: &str, data: &[(&str, &[u8])]) -> SecretStore {
@@ -365,7 +359,7 @@ spec:
         let (_dir, m) = manifests();
         let kind = Some(RegistryKind::ClusterMcpRegistry);
         let err = find_registry(&m, &server("team-b", kind, "restricted")).unwrap_err();
-        assert!(matches!(err, RefError::NamespaceNotAllowed { .. }));
+        assert!(matches!(err, LookupError::NotAllowed { .. }));
         assert!(
             err.to_string().contains("allowedNamespaces (team-a)"),
             "{err}"
@@ -377,6 +371,6 @@ spec:
         let (_dir, m) = manifests();
         let kind = Some(RegistryKind::ClusterMcpRegistry);
         let err = find_registry(&m, &server("team-a", kind, "nope")).unwrap_err();
-        assert!(matches!(err, RefError::RegistryNotFound { .. }));
+        assert!(matches!(err, LookupError::NotFound { .. }));
     }
 }

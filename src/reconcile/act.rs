@@ -23,7 +23,7 @@ pub(crate) struct Sink<'a, R> {
     pub mode: Mode,
     pub now: Timestamp,
     /// Why the create intents could not be recorded: then no create is sent.
-    pub intent_error: Option<&'a str>,
+    pub intent_error: Option<&'a crate::reconcile::IntentNotRecorded>,
 }
 
 impl<R> Sink<'_, R> {

@@ -9,6 +9,8 @@
 //! [`crate::engine`]; this module is the I/O around it.
 
 pub mod act;
+pub mod delete;
+pub mod lookup;
 pub mod observe;
 pub mod ports;
 pub mod refs;
@@ -56,6 +58,9 @@ pub struct Batch<'a, S, O, I> {
     pub now: Timestamp,
 }
 
+/// What a suspended server's result says, for a sync and for a delete alike.
+pub const SUSPENDED_MESSAGE: &str = "spec.suspend is true: no remote call was made";
+
 /// The gate: a suspended server makes no remote call and reports `Suspended`.
 pub fn suspended(input: &ServerInput<'_>, now: Timestamp) -> Option<ServerResult> {
     if gate(&input.server.spec) == Gate::Proceed {
@@ -74,7 +79,7 @@ pub fn suspended(input: &ServerInput<'_>, now: Timestamp) -> Option<ServerResult
         provider: None,
     };
     Some(ServerResult {
-        message: Some("spec.suspend is true: no remote call was made".to_string()),
+        message: Some(SUSPENDED_MESSAGE.to_string()),
         ..who.result(ActionKind::Suspended, status)
     })
 }
@@ -192,7 +197,7 @@ where
         provider,
         mode: batch.mode,
         now: batch.now,
-        intent_error: intent_error.as_deref(),
+        intent_error: intent_error.as_ref(),
     };
     for (p, decision) in decided {
         out.push(act::settle(&sink, &p, decision).await);
@@ -215,13 +220,20 @@ where
     run_batch(batch, client, vec![server]).await.pop()
 }
 
+/// The create intents of a batch could not be recorded: none of its creates is sent.
+#[derive(Debug, thiserror::Error)]
+#[error("{source}; the create was not sent")]
+pub struct IntentNotRecorded {
+    source: Box<dyn std::error::Error + Send + Sync>,
+}
+
 /// Records the intent of every create of this batch in one write, before any POST: after a
 /// crash, the next run looks those records up by name instead of creating second ones.
 async fn record_intents(
     sink: &mut impl IntentSink,
     decided: &[(Prepared<'_>, Result<Decision, RemoteError>)],
     now: Timestamp,
-) -> Result<(), String> {
+) -> Result<(), IntentNotRecorded> {
     let intents: Vec<(ObjectKey, McpServerStatus)> = decided
         .iter()
         .filter(|(_, d)| {
@@ -242,9 +254,9 @@ async fn record_intents(
     if intents.is_empty() {
         return Ok(());
     }
-    sink.record(&intents)
-        .await
-        .map_err(|e| format!("{e}; the create was not sent"))
+    sink.record(&intents).await.map_err(|e| IntentNotRecorded {
+        source: Box::new(e),
+    })
 }
 
 #[cfg(test)]

@@ -141,7 +141,7 @@ fn text(namespace: &str, name: &str, key: &str, bytes: &[u8]) -> Result<String, 
     })
 }
 
-/// A reference that docs/api.md's rules refuse, or a registry that cannot be found.
+/// A registry's secret reference that docs/api.md's rules refuse.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum RefError {
     /// A McpRegistry may only read Secrets of its own namespace.
@@ -161,36 +161,12 @@ pub enum RefError {
         "secret reference {secret:?} of a ClusterMcpRegistry must name its namespace (add namespace: ...)"
     )]
     ClusterRefWithoutNamespace { secret: String },
-    /// The McpServer's registryRef names a registry that does not exist (`place` says
-    /// where it was looked for: `in the manifests`, `in the cluster`).
-    #[error("McpServer {server} refers to {registry}, which is not {place}")]
-    RegistryNotFound {
-        server: String,
-        registry: String,
-        place: &'static str,
-    },
-    /// The ClusterMcpRegistry's `allowedNamespaces` leaves the server's namespace out.
-    #[error(
-        "McpServer {server} may not use ClusterMcpRegistry {registry}: its allowedNamespaces ({allowed}) do not include {namespace:?}"
-    )]
-    NamespaceNotAllowed {
-        server: String,
-        registry: String,
-        namespace: String,
-        allowed: String,
-    },
 }
 
 impl RefError {
     /// The condition reason docs/api.md gives this failure.
     pub fn reason(&self) -> crate::api::conditions::Reason {
-        use crate::api::conditions::Reason;
-        match self {
-            RefError::RegistryNotFound { .. } | RefError::NamespaceNotAllowed { .. } => {
-                Reason::RegistryNotReady
-            }
-            _ => Reason::InvalidSpec,
-        }
+        crate::api::conditions::Reason::InvalidSpec
     }
 }
 
@@ -264,26 +240,5 @@ impl RegistryView {
     /// The namespace one of this registry's secret references reads from.
     pub fn secret_namespace(&self, secret_ref: &SecretKeyRef) -> Result<String, RefError> {
         registry_secret_namespace(secret_ref, self.id.kind(), self.id.namespace())
-    }
-}
-
-/// A ClusterMcpRegistry's `allowedNamespaces` (absent = every namespace; empty = none)
-/// must include the server's namespace.
-pub fn check_allowed_namespace(
-    registry: &str,
-    allowed: Option<&[String]>,
-    namespace: &str,
-    server: &str,
-) -> Result<(), RefError> {
-    match allowed {
-        Some(allowed) if !allowed.iter().any(|ns| ns == namespace) => {
-            Err(RefError::NamespaceNotAllowed {
-                server: server.to_string(),
-                registry: registry.to_string(),
-                namespace: namespace.to_string(),
-                allowed: allowed.join(", "),
-            })
-        }
-        _ => Ok(()),
     }
 }

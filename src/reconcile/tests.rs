@@ -1,5 +1,9 @@
 //! The pipeline against an in-memory registry (no HTTP): create intents, their clearing,
-//! plan mode, and the ownership guard.
+//! plan mode, and the ownership guard; the delete step and registry look-up in their
+//! own files.
+
+mod delete;
+mod lookup;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -20,6 +24,9 @@ struct Fake {
     model: Composio,
     records: Mutex<Vec<RemoteRecord>>,
     create_fails: Option<ErrorClass>,
+    /// The answer to every DELETE (`None`: deleted); every listing fails with `list_fails`.
+    delete_fails: Option<RemoteError>,
+    list_fails: Option<RemoteError>,
     calls: Mutex<Vec<String>>,
 }
 
@@ -36,6 +43,8 @@ impl Fake {
             }),
             records: Mutex::new(records),
             create_fails,
+            delete_fails: None,
+            list_fails: None,
             calls: Mutex::new(Vec::new()),
         }
     }
@@ -82,7 +91,10 @@ impl RegistryApi for Fake {
     }
     async fn list_all(&self, name: Option<&str>) -> Result<Vec<RemoteRecord>, RemoteError> {
         self.log("LIST");
-        Ok(self.named(name))
+        match &self.list_fails {
+            Some(e) => Err(e.clone()),
+            None => Ok(self.named(name)),
+        }
     }
     async fn list_within(&self, name: Option<&str>, _: usize) -> Result<Listing, RemoteError> {
         self.log("LIST");
@@ -118,9 +130,12 @@ impl RegistryApi for Fake {
         self.log("PATCH");
         Err(error(ErrorClass::Rejected))
     }
-    async fn delete(&self, _: &str) -> Result<(), RemoteError> {
-        self.log("DELETE");
-        Ok(())
+    async fn delete(&self, id: &str) -> Result<(), RemoteError> {
+        self.log(&format!("DELETE {id}"));
+        match &self.delete_fails {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
     }
 }
 
@@ -162,10 +177,17 @@ struct Intents {
     recorded: Vec<(ObjectKey, McpServerStatus)>,
 }
 
+/// The one failure [`Intents`] knows.
+#[derive(Debug, thiserror::Error)]
+#[error("status write refused")]
+struct Refused;
+
 impl IntentSink for Intents {
-    async fn record(&mut self, intents: &[(ObjectKey, McpServerStatus)]) -> Result<(), String> {
+    type Error = Refused;
+
+    async fn record(&mut self, intents: &[(ObjectKey, McpServerStatus)]) -> Result<(), Refused> {
         if self.fail {
-            return Err("status write refused".into());
+            return Err(Refused);
         }
         self.recorded.extend(intents.iter().cloned());
         Ok(())
