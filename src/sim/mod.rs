@@ -28,8 +28,9 @@ mod server;
 pub mod state;
 
 // The simulated registries: one line per file (`module { Variant: Type, ... }`), one
-// entry per dialect. Adding a registry is its file plus its line here (docs/simulator.md,
-// "Adding a registry").
+// entry per dialect. Adding a registry is its file plus its line here, at the end: the
+// list's order is `Provider::ALL`'s and `Provider`'s `Ord` (docs/simulator.md, "Adding
+// a registry").
 sim_registries! {
     aitronos { Aitronos: Aitronos },
     composio { Composio: Composio },
