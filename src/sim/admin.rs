@@ -1,5 +1,6 @@
 //! The `/_sim/` admin API: request log, counters, reset, faults and the simulator-only
-//! state (availability, PAIS agent links). Not logged, not authenticated: it is the
+//! state (availability; vendor-only endpoints such as PAIS agent links come from the
+//! registry's own file, `SimRegistry::admin_router`). Not logged, not authenticated: it is the
 //! test's side channel, and the simulator listens on loopback by default.
 
 use std::sync::Arc;
@@ -18,10 +19,10 @@ use super::faults::{NextFault, RateLimit};
 use super::kind::Provider;
 use super::log::{LogFilter, mask_secrets};
 use super::state::Sim;
-use super::{aitronos, pais};
 
+/// The generic endpoints, plus each registry's own under `/_sim/records/{prefix}`.
 pub fn router() -> Router<Arc<Sim>> {
-    Router::new()
+    let generic = Router::new()
         .route("/_sim/requests", get(requests).delete(clear_requests))
         .route("/_sim/counters", get(counters))
         .route("/_sim/reset", post(reset))
@@ -35,8 +36,13 @@ pub fn router() -> Router<Arc<Sim>> {
             delete(clear_rate_limit),
         )
         .route("/_sim/availability/{provider}/{id}", put(availability))
-        .route("/_sim/records/{provider}", get(records))
-        .route("/_sim/records/pais/{id}/linked", put(linked))
+        .route("/_sim/records/{provider}", get(records));
+    Provider::ALL.into_iter().fold(generic, |app, provider| {
+        app.nest(
+            &format!("/_sim/records/{provider}"),
+            provider.registry().admin_router(),
+        )
+    })
 }
 
 /// Why an admin call was refused.
@@ -189,52 +195,7 @@ pub fn set_availability(
     id: &str,
     body: AvailabilityBody,
 ) -> Result<(), AdminError> {
-    let missing = || AdminError::NotFound {
-        provider,
-        id: id.to_string(),
-    };
-    match provider {
-        Provider::Aitronos => {
-            let mut table = sim.aitronos.lock();
-            let record = table.get_mut(id).ok_or_else(missing)?;
-            aitronos::set_status(record, &body.status, body.message);
-        }
-        Provider::Pais => {
-            if !["AVAILABLE", "UNAVAILABLE", "PENDING"].contains(&body.status.as_str()) {
-                return Err(AdminError::BadRequest(
-                    "PAIS availability is AVAILABLE, UNAVAILABLE or PENDING".into(),
-                ));
-            }
-            let mut table = sim.pais.lock();
-            let record = table.get_mut(id).ok_or_else(missing)?;
-            pais::set_status(record, &body.status);
-        }
-        other => {
-            return Err(AdminError::BadRequest(format!(
-                "{other} reports no availability"
-            )));
-        }
-    }
-    Ok(())
-}
-
-#[derive(Deserialize)]
-struct LinkedBody {
-    linked: bool,
-}
-
-async fn linked(
-    State(sim): State<Arc<Sim>>,
-    Path(id): Path<String>,
-    Json(body): Json<LinkedBody>,
-) -> Result<StatusCode, AdminError> {
-    let mut table = sim.pais.lock();
-    let record = table.get_mut(&id).ok_or_else(|| AdminError::NotFound {
-        provider: Provider::Pais,
-        id: id.clone(),
-    })?;
-    record.linked_to_agent = body.linked;
-    Ok(StatusCode::NO_CONTENT)
+    provider.registry().set_availability(sim, id, body)
 }
 
 /// Stored records, write-only fields included but masked: shows that a secret was
@@ -250,17 +211,5 @@ async fn records(
 
 /// Every stored record of a provider as the simulator holds it (secrets in clear).
 pub fn stored_records(sim: &Sim, provider: Provider) -> Vec<Value> {
-    fn dump<R: serde::Serialize>(table: &super::state::Table<R>) -> Vec<Value> {
-        table
-            .values()
-            .filter_map(|r| serde_json::to_value(r).ok())
-            .collect()
-    }
-    match provider {
-        Provider::Aitronos => dump(&sim.aitronos.lock()),
-        Provider::Composio => dump(&sim.composio.lock()),
-        Provider::Pais => dump(&sim.pais.lock()),
-        Provider::Zudu => dump(&sim.zudu.lock()),
-        Provider::ZuduFlat => dump(&sim.zudu_flat.lock()),
-    }
+    provider.registry().stored_records(sim)
 }

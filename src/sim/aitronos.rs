@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Router};
@@ -14,9 +14,58 @@ use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::auth::Caller;
+use super::admin::{AdminError, AvailabilityBody};
+use super::auth::{Caller, derived, header};
 use super::common::{iso_seconds, json, parse_object, query_map, short_token, string_list};
+use super::registry::{SimRegistry, record_mut};
+use super::seed::Credential;
 use super::state::Sim;
+
+/// The Aitronos dialect, under `/aitronos`.
+pub struct Aitronos;
+
+impl SimRegistry for Aitronos {
+    const PREFIX: &'static str = "aitronos";
+    type Record = Record;
+
+    fn id(record: &Record) -> &str {
+        &record.id
+    }
+
+    fn router() -> Router<Arc<Sim>> {
+        router()
+    }
+
+    /// `X-API-Key`; the caller is the seeded `user_id`, else an id derived from the key.
+    fn authenticate(headers: &HeaderMap, accepted: &[Credential]) -> Result<Caller, &'static str> {
+        let key = header(headers, "x-api-key").ok_or("Missing API key")?;
+        let principal = if accepted.is_empty() {
+            derived("usr_", key, 32)
+        } else {
+            let cred = accepted
+                .iter()
+                .find(|c| c.api_key.as_deref() == Some(key))
+                .ok_or("Invalid API key")?;
+            cred.user_id
+                .clone()
+                .unwrap_or_else(|| derived("usr_", key, 32))
+        };
+        Ok(Caller { principal })
+    }
+
+    fn error(status: StatusCode, detail: &str) -> Response {
+        error(status, detail)
+    }
+
+    /// `status` is `connectionStatus` (`connected`, `error`, ...), `message` its
+    /// `errorMessage`.
+    fn set_availability(sim: &Sim, id: &str, body: AvailabilityBody) -> Result<(), AdminError> {
+        let mut table = sim.table::<Aitronos>().lock();
+        let record = record_mut::<Aitronos>(&mut table, id)?;
+        set_status(record, &body.status, body.message);
+        Ok(())
+    }
+}
 
 const PATCH_FIELDS: [&str; 5] = [
     "name",
@@ -277,7 +326,7 @@ async fn list(State(sim): State<Arc<Sim>>, RawQuery(query): RawQuery) -> Respons
     let query = query_map(query.as_deref());
     let org = query.get("organization_id");
     let now = Timestamp::now();
-    let mut table = sim.aitronos.lock();
+    let mut table = sim.table::<Aitronos>().lock();
     let items: Vec<Value> = table
         .values_mut()
         .filter(|r| !r.deleted && org.is_none_or(|o| *o == r.organization_id))
@@ -290,7 +339,7 @@ async fn list(State(sim): State<Arc<Sim>>, RawQuery(query): RawQuery) -> Respons
 }
 
 async fn fetch(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
-    let mut table = sim.aitronos.lock();
+    let mut table = sim.table::<Aitronos>().lock();
     match table.get_mut(&id).filter(|r| !r.deleted) {
         Some(r) => {
             settle(r, Timestamp::now());
@@ -311,7 +360,7 @@ async fn create(
     match build(&sim, &caller, &body) {
         Ok(record) => {
             let rendered = render(&record);
-            sim.aitronos.lock().insert(record.id.clone(), record);
+            sim.table::<Aitronos>().lock().insert(record.id.clone(), record);
             json(StatusCode::CREATED, rendered)
         }
         Err(response) => response,
@@ -395,7 +444,7 @@ async fn update(
         Err(response) => return response,
     };
     let now = Timestamp::now();
-    let mut table = sim.aitronos.lock();
+    let mut table = sim.table::<Aitronos>().lock();
     let Some(record) = table.get_mut(&id).filter(|r| !r.deleted) else {
         return error(
             StatusCode::NOT_FOUND,
@@ -476,7 +525,7 @@ async fn remove(
     Extension(caller): Extension<Caller>,
     Path(id): Path<String>,
 ) -> Response {
-    let mut table = sim.aitronos.lock();
+    let mut table = sim.table::<Aitronos>().lock();
     let Some(record) = table.get_mut(&id).filter(|r| !r.deleted) else {
         return error(
             StatusCode::NOT_FOUND,

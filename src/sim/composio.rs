@@ -7,7 +7,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::{get, post};
 use jiff::Timestamp;
@@ -17,7 +17,41 @@ use serde_json::{Map, Value, json};
 use super::common::{
     iso_millis, json, new_uuid, pages, parse_object, query_map, short_token, string_list,
 };
-use super::state::Sim;
+use super::auth::{Caller, header};
+use super::registry::SimRegistry;
+use super::seed::Credential;
+use super::state::{Sim, Table};
+
+/// The Composio dialect, under `/composio`.
+pub struct Composio;
+
+impl SimRegistry for Composio {
+    const PREFIX: &'static str = "composio";
+    type Record = Record;
+
+    fn id(record: &Record) -> &str {
+        &record.id
+    }
+
+    fn router() -> Router<Arc<Sim>> {
+        router()
+    }
+
+    /// `x-api-key` or `x-user-api-key`.
+    fn authenticate(headers: &HeaderMap, accepted: &[Credential]) -> Result<Caller, &'static str> {
+        let key = header(headers, "x-api-key")
+            .or_else(|| header(headers, "x-user-api-key"))
+            .ok_or("API key is missing")?;
+        if !accepted.is_empty() && !accepted.iter().any(|c| c.api_key.as_deref() == Some(key)) {
+            return Err("Invalid API key");
+        }
+        Ok(Caller::anonymous())
+    }
+
+    fn error(status: StatusCode, detail: &str) -> Response {
+        error(status, detail)
+    }
+}
 
 const FIELDS: [&str; 5] = [
     "name",
@@ -242,7 +276,7 @@ impl Changes {
 }
 
 /// Assumed: names are unique among live servers (the vendor lists 409 among its errors).
-fn name_taken(table: &super::state::Table<Record>, name: &str, except: &str) -> bool {
+fn name_taken(table: &Table<Record>, name: &str, except: &str) -> bool {
     table
         .values()
         .any(|r| !r.deleted && r.id != except && r.name == name)
@@ -256,7 +290,7 @@ async fn create(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     let Some(name) = changes.name.clone() else {
         return bad_request("name is required");
     };
-    let mut table = sim.composio.lock();
+    let mut table = sim.table::<Composio>().lock();
     if name_taken(&table, &name, "") {
         return error(
             StatusCode::CONFLICT,
@@ -300,7 +334,7 @@ async fn list(State(sim): State<Arc<Sim>>, RawQuery(query): RawQuery) -> Respons
         .get("name")
         .map(|n| n.to_lowercase())
         .unwrap_or_default();
-    let table = sim.composio.lock();
+    let table = sim.table::<Composio>().lock();
     let matching: Vec<&Record> = table
         .values()
         .filter(|r| !r.deleted && r.name.to_lowercase().contains(&needle))
@@ -322,7 +356,7 @@ async fn list(State(sim): State<Arc<Sim>>, RawQuery(query): RawQuery) -> Respons
 }
 
 async fn fetch(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
-    let table = sim.composio.lock();
+    let table = sim.table::<Composio>().lock();
     match table.get(&id).filter(|r| !r.deleted) {
         Some(r) => json(StatusCode::OK, render(r)),
         None => not_found(&id),
@@ -334,7 +368,7 @@ async fn update(State(sim): State<Arc<Sim>>, Path(id): Path<String>, body: Bytes
         Ok(changes) => changes,
         Err(response) => return response,
     };
-    let mut table = sim.composio.lock();
+    let mut table = sim.table::<Composio>().lock();
     if table.get(&id).is_none_or(|r| r.deleted) {
         return not_found(&id);
     }
@@ -356,7 +390,7 @@ async fn update(State(sim): State<Arc<Sim>>, Path(id): Path<String>, body: Bytes
 }
 
 async fn remove(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
-    let mut table = sim.composio.lock();
+    let mut table = sim.table::<Composio>().lock();
     match table.get_mut(&id).filter(|r| !r.deleted) {
         Some(record) => {
             record.deleted = true;

@@ -14,7 +14,6 @@ use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::auth;
 use super::faults::{RateInfo, Verdict};
 use super::kind::Provider;
 use super::log::{DROPPED, LoggedRequest, masked_body};
@@ -92,8 +91,11 @@ pub async fn gate(State(gate): State<Gate>, request: Request, next: Next) -> Res
 /// Authenticates the caller and runs the provider's handler: the ordinary path of a
 /// request, whose answer the caller may still replace (`after` faults).
 async fn pass(gate: &Gate, mut parts: Parts, bytes: Bytes, next: Next) -> Response {
-    let accepted = gate.sim.credentials(gate.provider);
-    match auth::authenticate(gate.provider, &parts.headers, accepted) {
+    match gate
+        .provider
+        .registry()
+        .authenticate(&parts.headers, gate.sim.seed())
+    {
         Ok(caller) => {
             parts.extensions.insert(caller);
             let request = Request::from_parts(parts, Body::from(bytes));

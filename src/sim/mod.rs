@@ -3,29 +3,45 @@
 //! documents and deliberately shares no mapping code with `crate::provider`, so that a
 //! misreading in one is caught by the other instead of being hidden by shared code.
 //!
-//! Layout: [`state`] holds the tables, [`gate`] runs faults, auth and the log in front
-//! of each vendor router ([`aitronos`], [`composio`], [`pais`], [`zudu`]), [`admin`]
-//! is the `/_sim/` side channel, [`server`] the accept loop that can drop connections.
+//! Layout: each simulated registry is one file implementing
+//! [`registry::SimRegistry`] ([`aitronos`], [`composio`], [`pais`], [`zudu`]) and one
+//! line in the `sim_registries!` list below; [`state`] holds the tables, [`gate`] runs
+//! faults, auth and the log in front of each registry's router, [`admin`] is the
+//! `/_sim/` side channel, [`server`] the accept loop that can drop connections.
 
 // Validation returns the vendor's ready-made error response as `Err`: it is built at
 // most once per request, so boxing it would only add noise.
 #![allow(clippy::result_large_err)]
 
 pub mod admin;
-pub mod aitronos;
-mod auth;
+pub mod auth;
 pub mod cli;
 mod common;
-pub mod composio;
 pub mod faults;
 mod gate;
 pub mod kind;
 pub mod log;
-pub mod pais;
+#[macro_use]
+pub mod registry;
 pub mod seed;
 mod server;
 pub mod state;
-pub mod zudu;
+
+// The simulated registries: one line per file (`module { Variant: Type, ... }`), one
+// entry per dialect. Adding a registry is its file plus its line here, at the end: the
+// list's order is `Provider::ALL`'s and `Provider`'s `Ord` (docs/simulator.md, "Adding
+// a registry").
+sim_registries! {
+    aitronos { Aitronos: Aitronos },
+    composio { Composio: Composio },
+    pais { Pais: Pais },
+    zudu {
+        /// Seed 003: `{"config": {...}}` bodies, `server_url`/`server_name` answers.
+        Zudu: Wrapped,
+        /// Seed 004: flat bodies, `url`/`name` answers, extra enum values.
+        ZuduFlat: Flat,
+    },
+}
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -41,12 +57,10 @@ use tokio_util::sync::CancellationToken;
 
 pub use cli::SimArgs;
 pub use faults::{NextFault, RateLimit};
-pub use kind::Provider;
 pub use log::{Counters, LogFilter, LoggedRequest};
 
 use admin::AvailabilityBody;
 use gate::Gate;
-use seed::Seed;
 use state::{InitialFaults, Sim};
 
 /// How to start the simulator.
@@ -142,13 +156,7 @@ pub async fn serve(config: SimConfig) -> anyhow::Result<()> {
 fn app(sim: Arc<Sim>) -> Router {
     let mut app = admin::router();
     for provider in Provider::ALL {
-        let routes = match provider {
-            Provider::Aitronos => aitronos::router(),
-            Provider::Composio => composio::router(),
-            Provider::Pais => pais::router(),
-            Provider::Zudu => zudu::router(false),
-            Provider::ZuduFlat => zudu::router(true),
-        };
+        let routes = provider.registry().router();
         let gate = Gate {
             sim: sim.clone(),
             provider,

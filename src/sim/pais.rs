@@ -7,15 +7,88 @@ use std::sync::Arc;
 use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, put};
+use axum::Json;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
+use super::admin::{AdminError, AvailabilityBody};
+use super::auth::{Caller, header};
 use super::common::{json, new_uuid, query_map};
+use super::registry::{SimRegistry, record_mut};
+use super::seed::Credential;
 use super::state::Sim;
+
+/// The PAIS dialect, under `/pais`.
+pub struct Pais;
+
+impl SimRegistry for Pais {
+    const PREFIX: &'static str = "pais";
+    type Record = Record;
+
+    fn id(record: &Record) -> &str {
+        &record.id
+    }
+
+    fn router() -> Router<Arc<Sim>> {
+        router()
+    }
+
+    /// `Authorization: Bearer <token>`.
+    fn authenticate(headers: &HeaderMap, accepted: &[Credential]) -> Result<Caller, &'static str> {
+        let value = header(headers, "authorization").ok_or("Not authenticated")?;
+        let token = value
+            .split_once(' ')
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("bearer"))
+            .map(|(_, t)| t.trim())
+            .filter(|t| !t.is_empty())
+            .ok_or("Not authenticated")?;
+        if !accepted.is_empty() && !accepted.iter().any(|c| c.token.as_deref() == Some(token)) {
+            return Err("Invalid authentication credentials");
+        }
+        Ok(Caller::anonymous())
+    }
+
+    fn error(status: StatusCode, detail: &str) -> Response {
+        error(status, detail)
+    }
+
+    /// `status` is `availability`: `AVAILABLE`, `UNAVAILABLE` or `PENDING`.
+    fn set_availability(sim: &Sim, id: &str, body: AvailabilityBody) -> Result<(), AdminError> {
+        if !["AVAILABLE", "UNAVAILABLE", "PENDING"].contains(&body.status.as_str()) {
+            return Err(AdminError::BadRequest(
+                "PAIS availability is AVAILABLE, UNAVAILABLE or PENDING".into(),
+            ));
+        }
+        let mut table = sim.table::<Pais>().lock();
+        let record = record_mut::<Pais>(&mut table, id)?;
+        set_status(record, &body.status);
+        Ok(())
+    }
+
+    /// `PUT /_sim/records/pais/{id}/linked`: while linked, DELETE answers 409.
+    fn admin_router() -> Router<Arc<Sim>> {
+        Router::new().route("/{id}/linked", put(linked))
+    }
+}
+
+#[derive(Deserialize)]
+struct LinkedBody {
+    linked: bool,
+}
+
+async fn linked(
+    State(sim): State<Arc<Sim>>,
+    Path(id): Path<String>,
+    Json(body): Json<LinkedBody>,
+) -> Result<StatusCode, AdminError> {
+    let mut table = sim.table::<Pais>().lock();
+    record_mut::<Pais>(&mut table, &id)?.linked_to_agent = body.linked;
+    Ok(StatusCode::NO_CONTENT)
+}
 
 const FIELDS: [&str; 6] = [
     "name",
@@ -402,7 +475,7 @@ async fn create(State(sim): State<Arc<Sim>>, body: Bytes) -> Response {
     changes.apply(&mut record, &sim, now);
     start_pending(&mut record, &sim, now);
     let rendered = render(&record);
-    sim.pais.lock().insert(record.id.clone(), record);
+    sim.table::<Pais>().lock().insert(record.id.clone(), record);
     json(StatusCode::CREATED, rendered)
 }
 
@@ -420,7 +493,7 @@ async fn list(State(sim): State<Arc<Sim>>, RawQuery(query): RawQuery) -> Respons
         }
     };
     let now = Timestamp::now();
-    let mut table = sim.pais.lock();
+    let mut table = sim.table::<Pais>().lock();
     let start = match query.get("after") {
         None => 0,
         Some(after) => table.get_index_of(after).map_or(table.len(), |i| i + 1),
@@ -454,7 +527,7 @@ async fn list(State(sim): State<Arc<Sim>>, RawQuery(query): RawQuery) -> Respons
 }
 
 async fn fetch(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
-    let mut table = sim.pais.lock();
+    let mut table = sim.table::<Pais>().lock();
     match table.get_mut(&id) {
         Some(r) => {
             settle(r, Timestamp::now());
@@ -470,7 +543,7 @@ async fn update(State(sim): State<Arc<Sim>>, Path(id): Path<String>, body: Bytes
         Err(response) => return response,
     };
     let now = Timestamp::now();
-    let mut table = sim.pais.lock();
+    let mut table = sim.table::<Pais>().lock();
     let Some(record) = table.get_mut(&id) else {
         return StatusCode::NOT_FOUND.into_response();
     };
@@ -480,7 +553,7 @@ async fn update(State(sim): State<Arc<Sim>>, Path(id): Path<String>, body: Bytes
 }
 
 async fn remove(State(sim): State<Arc<Sim>>, Path(id): Path<String>) -> Response {
-    let mut table = sim.pais.lock();
+    let mut table = sim.table::<Pais>().lock();
     match table.get(&id) {
         None => StatusCode::NOT_FOUND.into_response(),
         Some(r) if r.linked_to_agent => StatusCode::CONFLICT.into_response(),

@@ -9,17 +9,78 @@ use std::sync::Arc;
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Extension, Router};
 use jiff::Timestamp;
+use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use super::auth::{Caller, DEFAULT_ZUDU_ORG};
+use super::auth::{Caller, header};
 use super::common::{json, pages, query_map};
+use super::registry::SimRegistry;
+use super::seed::Credential;
 use super::state::{Sim, Table};
+
+/// Organization every Zudu caller belongs to when no seed names one.
+pub const DEFAULT_ZUDU_ORG: &str = "org_sim";
+
+/// Zudu in one body style: `FLAT` false is seed 003's `{"config": {...}}` under `/zudu`,
+/// true seed 004's flat bodies under `/zudu-flat`. Each keeps its own records.
+pub struct Zudu<const FLAT: bool>;
+pub type Wrapped = Zudu<false>;
+pub type Flat = Zudu<true>;
+
+impl<const FLAT: bool> SimRegistry for Zudu<FLAT> {
+    const PREFIX: &'static str = if FLAT { "zudu-flat" } else { "zudu" };
+    type Record = Record;
+
+    fn id(record: &Record) -> &str {
+        &record.id
+    }
+
+    fn router() -> Router<Arc<Sim>> {
+        router(FLAT)
+    }
+
+    /// `X-API-KEY` and `X-API-SECRET`; the caller is the seeded `organization_id`, else
+    /// [`DEFAULT_ZUDU_ORG`].
+    fn authenticate(headers: &HeaderMap, accepted: &[Credential]) -> Result<Caller, &'static str> {
+        let missing = "Missing or invalid API key/secret";
+        let key = header(headers, "x-api-key").ok_or(missing)?;
+        let secret = header(headers, "x-api-secret").ok_or(missing)?;
+        if accepted.is_empty() {
+            return Ok(Caller {
+                principal: DEFAULT_ZUDU_ORG.into(),
+            });
+        }
+        let cred = accepted
+            .iter()
+            .find(|c| c.api_key.as_deref() == Some(key) && c.api_secret.as_deref() == Some(secret))
+            .ok_or(missing)?;
+        Ok(Caller {
+            principal: cred
+                .organization_id
+                .clone()
+                .unwrap_or_else(|| DEFAULT_ZUDU_ORG.into()),
+        })
+    }
+
+    fn error(status: StatusCode, detail: &str) -> Response {
+        error(status, detail)
+    }
+}
+
+/// The records of one body style.
+fn records(sim: &Sim, flat: bool) -> &Mutex<Table<Record>> {
+    if flat {
+        sim.table::<Flat>()
+    } else {
+        sim.table::<Wrapped>()
+    }
+}
 
 const FIELDS: [&str; 7] = [
     "name",
@@ -332,7 +393,7 @@ async fn create(
     let (Some(name), Some(url)) = (changes.name.clone(), changes.url.clone()) else {
         return invalid("name and url are required");
     };
-    let mut table = sim.zudu_table(flat).lock();
+    let mut table = records(&sim, flat).lock();
     if name_taken(&table, &caller.principal, &name, "") {
         return conflict(&name);
     }
@@ -377,7 +438,7 @@ async fn list(
         .get("search")
         .map(|s| s.to_lowercase())
         .unwrap_or_default();
-    let table = sim.zudu_table(flat).lock();
+    let table = records(&sim, flat).lock();
     let matching: Vec<&Record> = table
         .values()
         .filter(|r| {
@@ -409,7 +470,7 @@ async fn fetch(
     Path(id): Path<String>,
     flat: bool,
 ) -> Response {
-    let table = sim.zudu_table(flat).lock();
+    let table = records(&sim, flat).lock();
     match table
         .get(&id)
         .filter(|r| r.organization_id == caller.principal)
@@ -442,7 +503,7 @@ async fn update(
         Err(response) => return response,
     };
     let org = caller.principal;
-    let mut table = sim.zudu_table(flat).lock();
+    let mut table = records(&sim, flat).lock();
     if table.get(&id).is_none_or(|r| r.organization_id != org) {
         return not_found(&id);
     }
@@ -471,7 +532,7 @@ async fn remove(
     Path(id): Path<String>,
     flat: bool,
 ) -> Response {
-    let mut table = sim.zudu_table(flat).lock();
+    let mut table = records(&sim, flat).lock();
     if table
         .get(&id)
         .is_none_or(|r| r.organization_id != caller.principal)
