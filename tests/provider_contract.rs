@@ -265,11 +265,7 @@ async fn patch_one(p: P, field: Field, value: Value, remote: Value) {
         .patch(&created.id, &[change], &p.write_ctx())
         .await
         .unwrap();
-    assert_eq!(
-        last_body(&sim, p, "PATCH"),
-        p.wrap(remote),
-        "{p:?}"
-    );
+    assert_eq!(last_body(&sim, p, "PATCH"), p.wrap(remote), "{p:?}");
     assert_eq!(requests(&sim, p, "PATCH").len(), 1);
     let rule = c.model().field_rule(field).unwrap();
     let mut expected = created.fields.clone();
@@ -405,7 +401,10 @@ async fn pais_null_resets_a_field() {
         field: Field::Description,
         value: None,
     };
-    let patched = c.patch(&created.id, &[reset], &p.write_ctx()).await.unwrap();
+    let patched = c
+        .patch(&created.id, &[reset], &p.write_ctx())
+        .await
+        .unwrap();
     assert_eq!(last_body(&sim, p, "PATCH"), json!({"description": null}));
     let mut expected = created.fields.clone();
     expected.remove(&Field::Description);
@@ -416,7 +415,10 @@ async fn pais_null_resets_a_field() {
         field: Field::DisplayName,
         value: None,
     };
-    let patched = c.patch(&created.id, &[reset], &p.write_ctx()).await.unwrap();
+    let patched = c
+        .patch(&created.id, &[reset], &p.write_ctx())
+        .await
+        .unwrap();
     assert_eq!(last_body(&sim, p, "PATCH"), json!({"name": null}));
     expected.remove(&Field::DisplayName);
     assert_eq!(patched.fields, expected);
@@ -426,7 +428,9 @@ async fn pais_null_resets_a_field() {
         field: Field::Headers,
         value: None,
     };
-    c.patch(&created.id, &[reset], &p.write_ctx()).await.unwrap();
+    c.patch(&created.id, &[reset], &p.write_ctx())
+        .await
+        .unwrap();
     assert_eq!(last_body(&sim, p, "PATCH"), json!({"headers": null}));
     let stored = sim.stored_record(p.sim(), &created.id).unwrap();
     assert_eq!(stored["headers"], json!([]));
@@ -1051,7 +1055,15 @@ async fn model_checks_agree_with_the_simulator() {
                 assert_eq!(rec.fields.get(&field), Some(&value), "{p:?} {field}");
             }
         } else {
-            let status = raw(&http, &sim, p, reqwest::Method::POST, p.create_path(), &body).await;
+            let status = raw(
+                &http,
+                &sim,
+                p,
+                reqwest::Method::POST,
+                p.create_path(),
+                &body,
+            )
+            .await;
             assert!(
                 status == 400 || status == 422,
                 "{p:?}: sim took {field} = {value} ({status})"
