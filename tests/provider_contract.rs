@@ -25,7 +25,6 @@ use support::providers::{AITRONOS_OTHER_KEY, Dialect as P, SEEDED_ORG, seed_yaml
 
 const WRONG_SECRET: &str = "wrong-credential-canary-7c1e";
 const AITRONOS_ORG: &str = SEEDED_ORG;
-const ALL: [P; 5] = P::ALL;
 
 /// The registry block of `p` the contract clients use.
 fn spec(p: P) -> ProviderSpec {
@@ -594,7 +593,7 @@ async fn composio_and_zudu_report_no_availability() {
 #[tokio::test]
 async fn wrong_credentials_are_unauthorized() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client_with(p, config(&sim, p), Some(WRONG_SECRET));
         let err = c.get("some-id").await.unwrap_err();
         assert_eq!(err.class, ErrorClass::Unauthorized, "{p:?}: {err:?}");
@@ -631,7 +630,7 @@ async fn wrong_credentials_are_unauthorized() {
 #[tokio::test]
 async fn unknown_id_is_not_found() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
         let id = p.unknown_id();
         let err = c.get(id).await.unwrap_err();
@@ -648,7 +647,7 @@ async fn unknown_id_is_not_found() {
 #[tokio::test]
 async fn delete_then_get_is_not_found() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
         let keep = c
             .create(&p.minimal_fields("keep me"), &p.write_ctx())
@@ -685,7 +684,7 @@ async fn delete_then_get_is_not_found() {
 async fn rate_limited_call_is_retried_after_retry_after() {
     let sim = start_sim().await;
     let mut ids = Vec::new();
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
         let rec = c
             .create(&p.minimal_fields("limited"), &p.write_ctx())
@@ -724,7 +723,7 @@ async fn rate_limited_call_is_retried_after_retry_after() {
 #[tokio::test]
 async fn server_error_burst_is_unreachable() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let mut cfg = config(&sim, p);
         cfg.max_attempts = 3;
         let c = client_with(p, cfg, None);
@@ -1026,7 +1025,7 @@ async fn model_checks_agree_with_the_simulator() {
     let sim = start_sim().await;
     // One client each, built once: building HTTP clients dominates this test otherwise.
     let http = reqwest::Client::new();
-    let clients: BTreeMap<usize, RegistryClient> = ALL
+    let clients: BTreeMap<usize, RegistryClient> = P::ALL
         .iter()
         .map(|p| (*p as usize, client(&sim, *p)))
         .collect();
@@ -1130,7 +1129,7 @@ async fn registry_only_constraints_are_rejected_with_the_vendor_message() {
 async fn names_round_trip_verbatim() {
     let sim = start_sim().await;
     let odd = "R&D = tools #1 / \u{fc}?x+y";
-    for (p, name) in ALL
+    for (p, name) in P::ALL
         .iter()
         .map(|p| (*p, " Padded Name "))
         .chain([P::Aitronos, P::Pais, P::Zudu, P::ZuduFlat].map(|p| (p, odd)))
@@ -1154,7 +1153,7 @@ async fn names_round_trip_verbatim() {
 #[tokio::test]
 async fn long_retry_after_is_returned_and_503_is_retried() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
         let rec = c
             .create(&p.minimal_fields("slow down"), &p.write_ctx())
@@ -1197,7 +1196,7 @@ async fn long_retry_after_is_returned_and_503_is_retried() {
 #[tokio::test]
 async fn dropped_connections_retry_reads_but_never_creates() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
         let rec = c
             .create(&p.minimal_fields("dropped"), &p.write_ctx())
