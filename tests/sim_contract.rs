@@ -819,11 +819,7 @@ const ZUDU: &str = "/api/mcp-servers";
 async fn zudu_create(sim: &Sim, provider: &str, name: &str) -> Value {
     let fields = json!({"name": name, "url": "https://example.com/mcp-server",
                         "secret_token": {"secret_id": CANARY}});
-    let body = if provider == "zudu" {
-        json!({"config": fields})
-    } else {
-        fields
-    };
+    let body = Dialect::from_prefix(provider).wrap(fields);
     let answer = sim.call(Method::POST, provider, ZUDU, Some(body)).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     answer.body["data"].clone()
