@@ -20,10 +20,12 @@ use kube::core::cel::{ScopeContext, analyze_rule, cel, compile_schema};
 use mcpsync::api::{
     self, ClusterMcpRegistry, McpServer, McpServerStatus, admission, registry::secret_ref_paths,
 };
+use mcpsync::provider::ProviderKind;
 use mcpsync::validate;
 use serde_json::{Value, json};
 
 mod support;
+use support::providers::Dialect;
 use support::schema_cases::{
     CLUSTER_REGISTRY_CASES, Case, MCPREGISTRY_CASES, REGISTRY_CASES, SERVER_CASES, merge,
     registry_base, server_base, yaml,
@@ -176,28 +178,35 @@ fn clustermcpregistry_rules() {
     );
 }
 
-/// A provider block for `provider` whose every secret reference names `namespace`
-/// (or none when `None`).
+/// The provider whose id is `provider`; an id no provider has fails the test.
+fn kind_of(provider: &str) -> ProviderKind {
+    ProviderKind::ALL
+        .iter()
+        .copied()
+        .find(|k| k.id() == provider)
+        .unwrap_or_else(|| panic!("no provider with id {provider}"))
+}
+
+/// A minimal valid provider block for `provider` (the provider table's) whose every
+/// secret reference names `namespace` (or none when `None`).
 fn provider_block(provider: &str, namespace: Option<&str>) -> Value {
-    let mut block = serde_json::Map::new();
+    let mut block = Dialect::of_kind(kind_of(provider)).block("creds", "org_1");
     for (_, field) in secret_ref_paths().iter().filter(|(p, _)| *p == provider) {
         let mut secret_ref = json!({"name": "creds", "key": *field});
         if let Some(ns) = namespace {
             secret_ref["namespace"] = json!(ns);
         }
-        block.insert((*field).to_string(), secret_ref);
+        block[provider][*field] = secret_ref;
     }
-    if provider == "aitronos" {
-        block.insert("organizationId".into(), json!("org_1"));
-    }
-    json!({ provider: block })
+    block
 }
 
 fn registry_with(kind: &str, provider: &str, refs: Value) -> Value {
     let mut object = registry_base(kind);
     object["spec"]["provider"] = refs;
-    if provider == "pais" {
-        object["spec"]["baseUrl"] = json!("https://pais.example.com");
+    // Without a public default the CRD requires `baseUrl`.
+    if kind_of(provider).default_base_url().is_none() {
+        object["spec"]["baseUrl"] = json!(format!("https://{provider}.example.com"));
     }
     object
 }

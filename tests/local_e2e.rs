@@ -14,136 +14,82 @@ use mcpsync::local::state::StateFile;
 use mcpsync::sim::{self, LoggedRequest, NextFault, Provider, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
+mod support;
+// `P` keeps the tests short: one dialect of the shared table.
+use support::providers::{self, Dialect as P};
+
 const NS: &str = "t";
 
-/// The five registry flavours the simulator serves.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum P {
-    Aitronos,
-    Composio,
-    Pais,
-    ZuduWrapped,
-    ZuduFlat,
+/// The organization of the e2e Aitronos registry.
+const ORG: &str = "org_e2e";
+/// The credentials every e2e registry's Secret holds (the simulator runs unseeded).
+const KEY: &str = "key-1";
+const SECRET: &str = "zudu-secret";
+
+/// The e2e manifests and requests of a dialect, from the shared table.
+trait E2e {
+    fn create_call(self, display: &str) -> (String, String, Option<Value>);
+    fn registry_yaml(self, base: &str, key: &str) -> String;
+    fn server_yaml(self, name: &str, display: &str, extra: &str) -> String;
 }
 
-impl P {
-    fn prefix(self) -> &'static str {
-        match self {
-            P::Aitronos => "aitronos",
-            P::Composio => "composio",
-            P::Pais => "pais",
-            P::ZuduWrapped => "zudu",
-            P::ZuduFlat => "zudu-flat",
-        }
-    }
-
-    fn sim(self) -> Provider {
-        match self {
-            P::Aitronos => Provider::Aitronos,
-            P::Composio => Provider::Composio,
-            P::Pais => Provider::Pais,
-            P::ZuduWrapped => Provider::Zudu,
-            P::ZuduFlat => Provider::ZuduFlat,
-        }
-    }
-
-    /// The vendor path of one record.
-    fn record_path(self, id: &str) -> String {
-        match self {
-            P::Aitronos => format!("/v1/mcp-configurations/{id}"),
-            P::Composio => format!("/api/v3/mcp/{id}"),
-            P::Pais => format!("/api/v1/control/mcp-servers/{id}"),
-            P::ZuduWrapped | P::ZuduFlat => format!("/api/mcp-servers/{id}"),
-        }
-    }
-
-    /// The POST creating the minimal server of [`P::server_yaml`].
+impl E2e for P {
+    /// The POST creating the minimal server of [`E2e::server_yaml`].
     fn create_call(self, display: &str) -> (String, String, Option<Value>) {
-        let (path, body) = match self {
-            P::Aitronos => (
-                "/v1/mcp-configurations",
-                json!({"auth_type": "none", "name": display, "organization_id": "org_e2e",
-                       "server_url": "https://a.example.com/mcp", "transport_type": "sse"}),
-            ),
-            P::Composio => (
-                "/api/v3/mcp/servers/custom",
-                json!({"name": display, "toolkits": ["github"]}),
-            ),
-            P::Pais => (
-                "/api/v1/control/mcp-servers/",
-                json!({"name": display, "transport": "STREAMABLE_HTTP",
-                       "url": "https://p.example.com/mcp"}),
-            ),
-            P::ZuduWrapped => (
-                "/api/mcp-servers",
-                json!({"config": {"name": display, "transport": "STREAMABLE_HTTP",
-                       "url": "https://z.example.com/mcp"}}),
-            ),
-            P::ZuduFlat => (
-                "/api/mcp-servers",
-                json!({"name": display, "transport": "STREAMABLE_HTTP",
-                       "url": "https://z.example.com/mcp"}),
-            ),
-        };
-        ("POST".into(), path.into(), Some(body))
+        (
+            "POST".into(),
+            self.create_path().into(),
+            Some(self.server_create_body(display, ORG)),
+        )
     }
 
     /// The registry named after the prefix, with its auth Secret.
     fn registry_yaml(self, base: &str, key: &str) -> String {
-        let provider = match self {
-            P::Aitronos => "aitronos:\n      apiKeySecretRef: {name: reg-aitronos, key: api-key}\n      organizationId: org_e2e".to_string(),
-            P::Composio => "composio:\n      apiKeySecretRef: {name: reg-composio, key: api-key}".to_string(),
-            P::Pais => "pais:\n      tokenSecretRef: {name: reg-pais, key: api-key}".to_string(),
-            P::ZuduWrapped | P::ZuduFlat => format!(
-                "zudu:\n      apiKeySecretRef: {{name: reg-{p}, key: api-key}}\n      apiSecretSecretRef: {{name: reg-{p}, key: api-secret}}\n      bodyStyle: {}",
-                if self == P::ZuduFlat { "Flat" } else { "Wrapped" },
-                p = self.prefix()
-            ),
-        };
         format!(
             "apiVersion: mcpsync.dev/v1alpha1
 kind: McpRegistry
-metadata: {{name: {p}, namespace: {NS}}}
+metadata: {{name: {prefix}, namespace: {NS}}}
 spec:
-  provider:
-    {provider}
+  provider: {block}
   baseUrl: {base}
   allowInsecureHttp: true
 ---
 apiVersion: v1
 kind: Secret
-metadata: {{name: reg-{p}, namespace: {NS}}}
+metadata: {{name: reg-{prefix}, namespace: {NS}}}
 stringData:
-  api-key: {key}
-  api-secret: zudu-secret
+  {key_name}: {key}
+  {secret_name}: {SECRET}
 ",
-            p = self.prefix()
+            prefix = self.prefix(),
+            block = self.block(&format!("reg-{}", self.prefix()), ORG),
+            key_name = providers::KEY,
+            secret_name = providers::SECRET,
         )
     }
 
     /// A minimal valid McpServer for this provider; `extra` lines are appended to spec.
     fn server_yaml(self, name: &str, display: &str, extra: &str) -> String {
-        let base = match self {
-            P::Aitronos => "  url: https://a.example.com/mcp\n  transport: Sse\n".to_string(),
-            P::Composio => "  toolkits: [github]\n".to_string(),
-            P::Pais => {
-                "  url: https://p.example.com/mcp\n  transport: StreamableHttp\n".to_string()
-            }
-            P::ZuduWrapped | P::ZuduFlat => {
-                "  url: https://z.example.com/mcp\n  transport: StreamableHttp\n".to_string()
-            }
-        };
         format!(
             "apiVersion: mcpsync.dev/v1alpha1
 kind: McpServer
 metadata: {{name: {name}, namespace: {NS}}}
 spec:
-  registryRef: {{name: {p}}}
+  registryRef: {{name: {prefix}}}
   displayName: {display}
 {base}{extra}",
-            p = self.prefix()
+            prefix = self.prefix(),
+            base = self.server_spec_yaml(),
         )
     }
+}
+
+/// `request` with the credentials of the e2e registries.
+fn authed(p: P, mut request: reqwest::RequestBuilder) -> reqwest::RequestBuilder {
+    for (header, value) in p.auth(KEY, SECRET) {
+        request = request.header(header, value);
+    }
+    request
 }
 
 /// One test's simulator, manifest folder and state file.
@@ -187,7 +133,7 @@ impl Env {
     fn registry(&self, p: P) {
         self.write(
             &format!("reg-{}.yaml", p.prefix()),
-            &p.registry_yaml(&self.sim.base_url(p.prefix()), "key-1"),
+            &p.registry_yaml(&self.sim.base_url(p.prefix()), KEY),
         );
     }
 
@@ -287,14 +233,7 @@ fn text(bytes: &[u8]) -> String {
 async fn remote_patch(env: &Env, p: P, id: &str, body: Value) {
     let url = format!("{}{}", env.sim.base_url(p.prefix()), p.record_path(id));
     let req = reqwest::Client::new().patch(&url).json(&body);
-    let req = match p {
-        P::Aitronos => req.header("X-API-Key", "key-1"),
-        P::Composio => req.header("x-api-key", "key-1"),
-        P::Pais => req.header("Authorization", "Bearer key-1"),
-        P::ZuduWrapped | P::ZuduFlat => req
-            .header("X-API-KEY", "key-1")
-            .header("X-API-SECRET", "zudu-secret"),
-    };
+    let req = authed(p, req);
     let status = req.send().await.unwrap().status();
     assert!(status.is_success(), "remote PATCH {url}: {status}");
 }
@@ -352,7 +291,7 @@ async fn create_then_no_write_pais() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn create_then_no_write_zudu_wrapped() {
-    first_apply_creates_and_second_sends_nothing(P::ZuduWrapped).await;
+    first_apply_creates_and_second_sends_nothing(P::Zudu).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -405,7 +344,7 @@ async fn one_field_change_sends_that_field_only_pais() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_field_change_sends_that_field_only_zudu_wrapped() {
     change_one_field(
-        P::ZuduWrapped,
+        P::Zudu,
         "  description: old text\n",
         "  description: new text\n",
         json!({"config": {"description": "new text"}}),
@@ -544,11 +483,11 @@ async fn rotated_secret_resends_that_field_alone_then_nothing() {
 async fn removed_field_is_reset_with_null_on_pais_and_left_alone_on_zudu() {
     let env = Env::start().await;
     env.registry(P::Pais);
-    env.registry(P::ZuduWrapped);
+    env.registry(P::Zudu);
     env.registry(P::ZuduFlat);
     let with = |p: P| p.server_yaml(p.prefix(), "Described", "  description: to be removed\n");
     let without = |p: P| p.server_yaml(p.prefix(), "Described", "");
-    let all = [P::Pais, P::ZuduWrapped, P::ZuduFlat];
+    let all = [P::Pais, P::Zudu, P::ZuduFlat];
     env.write("servers.yaml", &all.map(with).join("---\n"));
     assert!(!env.apply().await.has_errors());
     let pais_id = env.external_id("pais");
@@ -563,7 +502,7 @@ async fn removed_field_is_reset_with_null_on_pais_and_left_alone_on_zudu() {
             Some(json!({"description": null}))
         )]
     );
-    for p in [P::ZuduWrapped, P::ZuduFlat] {
+    for p in [P::Zudu, P::ZuduFlat] {
         let id = env.external_id(p.prefix());
         let stored = env.sim.stored_record(p.sim(), &id).unwrap();
         assert_eq!(stored["description"], json!("to be removed"), "{p:?}");
@@ -578,12 +517,12 @@ async fn removed_field_is_reset_with_null_on_pais_and_left_alone_on_zudu() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn remote_drift_is_repaired_with_one_patch_of_that_field() {
     let env = Env::start().await;
-    for p in [P::Pais, P::ZuduWrapped, P::Composio] {
+    for p in [P::Pais, P::Zudu, P::Composio] {
         env.registry(p);
     }
     let servers = [
         P::Pais.server_yaml("pais", "Docs", "  description: original\n"),
-        P::ZuduWrapped.server_yaml("zudu", "Docs", "  description: original\n"),
+        P::Zudu.server_yaml("zudu", "Docs", "  description: original\n"),
         P::Composio.server_yaml("composio", "Code Tools", ""),
     ];
     env.write("servers.yaml", &servers.join("---\n"));
@@ -592,7 +531,7 @@ async fn remote_drift_is_repaired_with_one_patch_of_that_field() {
     remote_patch(&env, P::Pais, &ids[0], json!({"description": "edited"})).await;
     remote_patch(
         &env,
-        P::ZuduWrapped,
+        P::Zudu,
         &ids[1],
         json!({"config": {"description": "edited"}}),
     )
@@ -610,7 +549,7 @@ async fn remote_drift_is_repaired_with_one_patch_of_that_field() {
         ),
         (
             "PATCH".to_string(),
-            P::ZuduWrapped.record_path(&ids[1]),
+            P::Zudu.record_path(&ids[1]),
             Some(json!({"config": {"description": "original"}})),
         ),
         (
@@ -744,13 +683,13 @@ fn assert_conflict(env: &Env, out: &Output, name: &str, action: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zudu_conflict_on_create_stops_without_retry_storm() {
     let env = Env::start().await;
-    env.registry(P::ZuduWrapped);
+    env.registry(P::Zudu);
     // Two McpServers with one displayName in one Zudu organization.
     env.write(
         "s.yaml",
         &[
-            P::ZuduWrapped.server_yaml("a-first", "Same Name", ""),
-            P::ZuduWrapped.server_yaml("b-second", "Same Name", "  description: second\n"),
+            P::Zudu.server_yaml("a-first", "Same Name", ""),
+            P::Zudu.server_yaml("b-second", "Same Name", "  description: second\n"),
         ]
         .join("---\n"),
     );
@@ -790,24 +729,21 @@ async fn zudu_conflict_on_create_stops_without_retry_storm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn zudu_conflict_on_patch_stops_without_retry_storm() {
     let env = Env::start().await;
-    env.registry(P::ZuduWrapped);
+    env.registry(P::Zudu);
     // Someone else's record holds the name this server's record is to get.
     let url = format!("{}/api/mcp-servers", env.sim.base_url("zudu"));
-    let answer = reqwest::Client::new()
-        .post(&url)
-        .header("X-API-KEY", "key-1")
-        .header("X-API-SECRET", "zudu-secret")
+    let answer = authed(P::Zudu, reqwest::Client::new().post(&url))
         .json(&json!({"config": {"name": "Taken", "url": "https://other.example.com/mcp"}}))
         .send()
         .await
         .unwrap();
     assert!(answer.status().is_success(), "{}", answer.status());
-    env.write("s.yaml", &P::ZuduWrapped.server_yaml("clash", "Mine", ""));
+    env.write("s.yaml", &P::Zudu.server_yaml("clash", "Mine", ""));
     assert!(!env.apply().await.has_errors());
     let id = env.external_id("clash");
     env.write(
         "s.yaml",
-        &P::ZuduWrapped.server_yaml("clash", "Taken", &format!("  externalId: {id}\n")),
+        &P::Zudu.server_yaml("clash", "Taken", &format!("  externalId: {id}\n")),
     );
     for _ in 0..2 {
         env.sim.clear_log();
@@ -817,7 +753,7 @@ async fn zudu_conflict_on_patch_stops_without_retry_storm() {
             calls(&env.writes()),
             vec![(
                 "PATCH".into(),
-                P::ZuduWrapped.record_path(&id),
+                P::Zudu.record_path(&id),
                 Some(json!({"config": {"name": "Taken"}}))
             )],
             "exactly one attempt per run"
@@ -1057,10 +993,7 @@ async fn delete_honours_policy_and_counts_404_as_done() {
         env.sim.base_url("zudu-flat"),
         P::ZuduFlat.record_path(&ids[2])
     );
-    let answer = reqwest::Client::new()
-        .delete(&url)
-        .header("X-API-KEY", "key-1")
-        .header("X-API-SECRET", "zudu-secret")
+    let answer = authed(P::ZuduFlat, reqwest::Client::new().delete(&url))
         .send()
         .await
         .unwrap();
@@ -1109,7 +1042,7 @@ async fn delete_honours_policy_and_counts_404_as_done() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn crash_between_post_and_status_write_adopts_instead_of_second_post() {
-    for p in [P::Pais, P::ZuduWrapped, P::Aitronos] {
+    for p in [P::Pais, P::Zudu, P::Aitronos] {
         let env = Env::start().await;
         env.registry(p);
         env.write("s.yaml", &p.server_yaml("s", "Crash Test", ""));
@@ -1208,9 +1141,7 @@ async fn listing_stops_at_break_even_in_a_registry_full_of_foreign_records() {
     let url = format!("{}/api/v1/control/mcp-servers/", env.sim.base_url("pais"));
     for i in 0..450 {
         let body = json!({"name": format!("foreign {i}"), "url": "https://f.example.com", "transport": "SSE"});
-        let answer = http
-            .post(&url)
-            .bearer_auth("key-1")
+        let answer = authed(P::Pais, http.post(&url))
             .json(&body)
             .send()
             .await
@@ -1254,14 +1185,7 @@ async fn remote_create(env: &Env, p: P, display: &str) -> String {
     let (_, path, body) = p.create_call(display);
     let url = format!("{}{}", env.sim.base_url(p.prefix()), path);
     let req = reqwest::Client::new().post(&url).json(&body);
-    let req = match p {
-        P::Aitronos => req.header("X-API-Key", "key-1"),
-        P::Composio => req.header("x-api-key", "key-1"),
-        P::Pais => req.header("Authorization", "Bearer key-1"),
-        P::ZuduWrapped | P::ZuduFlat => req
-            .header("X-API-KEY", "key-1")
-            .header("X-API-SECRET", "zudu-secret"),
-    };
+    let req = authed(p, req);
     let answer = req.send().await.unwrap();
     assert!(answer.status().is_success(), "remote POST {url}");
     let body: Value = answer.json().await.unwrap();
@@ -1310,13 +1234,7 @@ fn posts(env: &Env) -> Vec<LoggedRequest> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_without_display_name_creates_a_record_named_after_it_and_finds_it_again() {
-    for p in [
-        P::Aitronos,
-        P::Composio,
-        P::Pais,
-        P::ZuduWrapped,
-        P::ZuduFlat,
-    ] {
+    for p in P::ALL {
         let env = Env::start().await;
         env.registry(p);
         let yaml = p
@@ -1471,12 +1389,12 @@ async fn a_create_whose_answer_is_lost_is_looked_up_by_name_not_sent_again() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_same_named_record_not_ours_is_a_conflict_that_says_how_to_adopt_it() {
     let env = Env::start().await;
-    env.registry(P::ZuduWrapped);
-    let foreign = remote_create(&env, P::ZuduWrapped, "Taken").await;
+    env.registry(P::Zudu);
+    let foreign = remote_create(&env, P::Zudu, "Taken").await;
     let before = env.sim.stored_record(Provider::Zudu, &foreign).unwrap();
     env.write(
         "s.yaml",
-        &P::ZuduWrapped.server_yaml("ours", "Taken", "  description: ours\n"),
+        &P::Zudu.server_yaml("ours", "Taken", "  description: ours\n"),
     );
     env.sim.clear_log();
     let report = env.apply().await;
@@ -1499,7 +1417,7 @@ async fn a_same_named_record_not_ours_is_a_conflict_that_says_how_to_adopt_it() 
     // ObserveOnly may read it by name: it reports, never writes.
     env.write(
         "s.yaml",
-        &P::ZuduWrapped.server_yaml(
+        &P::Zudu.server_yaml(
             "ours",
             "Taken",
             "  description: ours\n  managementPolicy: ObserveOnly\n",
@@ -1512,7 +1430,7 @@ async fn a_same_named_record_not_ours_is_a_conflict_that_says_how_to_adopt_it() 
     // Pinning the id adopts it explicitly.
     env.write(
         "s.yaml",
-        &P::ZuduWrapped.server_yaml(
+        &P::Zudu.server_yaml(
             "ours",
             "Taken",
             &format!("  description: ours\n  externalId: {foreign}\n"),

@@ -11,101 +11,25 @@ use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use mcpsync::api::{
-    AitronosProvider, Availability, ComposioProvider, PaisProvider, ProviderSpec, SecretKeyRef,
-    ZuduBodyStyle, ZuduProvider,
-};
+use mcpsync::api::{Availability, ProviderSpec};
 use mcpsync::engine::field::Field;
 use mcpsync::provider::http::{ClientConfig, RegistryClient};
 use mcpsync::provider::{Change, ErrorClass, RemoteRecord, WriteContext, model_for};
 use mcpsync::secret::SecretValue;
-use mcpsync::sim::{LoggedRequest, NextFault, Provider, SimConfig, SimHandle};
+use mcpsync::sim::{LoggedRequest, NextFault, SimConfig, SimHandle};
 use serde_json::{Value, json};
 
+mod support;
+// `P` keeps the tests short: one dialect of the shared table.
+use support::providers::{AITRONOS_OTHER_KEY, Dialect as P, SEEDED_ORG, seed_yaml};
+
 const WRONG_SECRET: &str = "wrong-credential-canary-7c1e";
-const AITRONOS_ORG: &str = "org_contract";
+const AITRONOS_ORG: &str = SEEDED_ORG;
 
-/// The five registry dialects.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum P {
-    Aitronos,
-    Composio,
-    Pais,
-    Zudu,
-    ZuduFlat,
+/// The registry block of `p` the contract clients use.
+fn spec(p: P) -> ProviderSpec {
+    p.spec("registry", AITRONOS_ORG)
 }
-
-const ALL: [P; 5] = [P::Aitronos, P::Composio, P::Pais, P::Zudu, P::ZuduFlat];
-
-impl P {
-    fn sim(self) -> Provider {
-        match self {
-            P::Aitronos => Provider::Aitronos,
-            P::Composio => Provider::Composio,
-            P::Pais => Provider::Pais,
-            P::Zudu => Provider::Zudu,
-            P::ZuduFlat => Provider::ZuduFlat,
-        }
-    }
-
-    fn prefix(self) -> &'static str {
-        self.sim().as_str()
-    }
-
-    fn spec(self) -> ProviderSpec {
-        let r = |key: &str| SecretKeyRef {
-            name: "registry".into(),
-            key: key.into(),
-            namespace: None,
-        };
-        match self {
-            P::Aitronos => ProviderSpec::Aitronos(AitronosProvider {
-                api_key_secret_ref: r("api-key"),
-                organization_id: AITRONOS_ORG.into(),
-            }),
-            P::Composio => ProviderSpec::Composio(ComposioProvider {
-                api_key_secret_ref: r("api-key"),
-                key_header: None,
-            }),
-            P::Pais => ProviderSpec::Pais(PaisProvider {
-                token_secret_ref: r("token"),
-            }),
-            P::Zudu | P::ZuduFlat => ProviderSpec::Zudu(ZuduProvider {
-                api_key_secret_ref: r("api-key"),
-                api_secret_secret_ref: r("api-secret"),
-                body_style: Some(if self == P::Zudu {
-                    ZuduBodyStyle::Wrapped
-                } else {
-                    ZuduBodyStyle::Flat
-                }),
-            }),
-        }
-    }
-
-    /// The credential the seeded simulator accepts for the secret key `key`.
-    fn good_secret(self, key: &str) -> &'static str {
-        match (self, key) {
-            (P::Aitronos, _) => "ait-key-good",
-            (P::Composio, _) => "comp-key-good",
-            (P::Pais, _) => "pais-token-good",
-            (P::Zudu | P::ZuduFlat, "api-secret") => "s3cr3t_good",
-            (P::Zudu | P::ZuduFlat, _) => "sk_good",
-        }
-    }
-}
-
-const SEED: &str = "\
-aitronos:
-  credentials: [{api_key: ait-key-good, user_id: usr_contract}, {api_key: ait-key-other, user_id: usr_other}]
-composio:
-  credentials: [{api_key: comp-key-good}]
-pais:
-  credentials: [{token: pais-token-good}]
-zudu:
-  credentials: [{api_key: sk_good, api_secret: s3cr3t_good, organization_id: org_contract}]
-zudu-flat:
-  credentials: [{api_key: sk_good, api_secret: s3cr3t_good, organization_id: org_contract}]
-";
 
 /// A simulator of its own for one test, with credentials seeded so that wrong ones are
 /// refused. New records stay pending for a minute, so availability only changes when a
@@ -117,7 +41,7 @@ async fn start_sim() -> SimHandle {
         std::process::id(),
         N.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::write(&path, SEED).unwrap();
+    std::fs::write(&path, seed_yaml()).unwrap();
     let config = SimConfig {
         seed: Some(path.clone()),
         availability_delay: Duration::from_secs(60),
@@ -141,7 +65,7 @@ fn config(sim: &SimHandle, p: P) -> ClientConfig {
 }
 
 fn client_with(p: P, cfg: ClientConfig, secret: Option<&str>) -> RegistryClient {
-    let model = model_for(&p.spec());
+    let model = model_for(&spec(p));
     let auth = model
         .auth_headers()
         .into_iter()
@@ -170,7 +94,7 @@ async fn raw(
     let mut req = http
         .request(method, format!("{}{path}", sim.base_url(p.prefix())))
         .json(body);
-    for h in model_for(&p.spec()).auth_headers() {
+    for h in model_for(&spec(p)).auth_headers() {
         req = req.header(
             h.header,
             format!("{}{}", h.prefix, p.good_secret(&h.secret.key)),
@@ -192,10 +116,6 @@ fn last_body(sim: &SimHandle, p: P, method: &str) -> Value {
     last.body.clone().unwrap_or(Value::Null)
 }
 
-fn fields(pairs: &[(Field, Value)]) -> BTreeMap<Field, Value> {
-    pairs.iter().cloned().collect()
-}
-
 /// The readable part of `sent`: what a GET must give back.
 fn readable(client: &RegistryClient, sent: &BTreeMap<Field, Value>) -> BTreeMap<Field, Value> {
     sent.iter()
@@ -204,134 +124,11 @@ fn readable(client: &RegistryClient, sent: &BTreeMap<Field, Value>) -> BTreeMap<
         .collect()
 }
 
-/// Every field the provider supports, with canonical values (`engine/field.rs`).
-fn full_fields(p: P, name: &str) -> BTreeMap<Field, Value> {
-    match p {
-        P::Aitronos => fields(&[
-            (Field::DisplayName, json!(name)),
-            (Field::Url, json!("https://github-mcp.example.com/mcp")),
-            (Field::Transport, json!("Sse")),
-            (Field::Enabled, json!(true)),
-            (
-                Field::Credentials,
-                json!({"api_key": "cred-value-1", "extra": "cred-value-2"}),
-            ),
-            (
-                Field::Tools,
-                json!({"enabled": true, "allowed": ["list_issues", "search_code"]}),
-            ),
-        ]),
-        P::Composio => fields(&[
-            (Field::DisplayName, json!(name)),
-            (
-                Field::Tools,
-                json!({"allowed": ["GITHUB_LIST", "SLACK_POST"]}),
-            ),
-            (Field::Toolkits, json!(["github", "slack"])),
-            (Field::AuthConfigIds, json!(["ac_1", "ac_2"])),
-            (Field::ManagedAuth, json!(true)),
-        ]),
-        P::Pais => fields(&[
-            (Field::DisplayName, json!(name)),
-            (Field::Url, json!("https://pais-mcp.example.com/mcp")),
-            (Field::Description, json!("The contract test server")),
-            (
-                Field::DocumentationUrl,
-                json!("https://docs.example.com/mcp"),
-            ),
-            (Field::Transport, json!("StreamableHttp")),
-            (
-                Field::Headers,
-                json!({"X-Plain": "plain-value", "X-Token": "header-secret-1"}),
-            ),
-        ]),
-        P::Zudu | P::ZuduFlat => {
-            let (transport, policy) = if p == P::ZuduFlat {
-                ("WebSocket", "AutoApproveReadOnly")
-            } else {
-                ("Sse", "RequireApprovalPerTool")
-            };
-            fields(&[
-                (Field::DisplayName, json!(name)),
-                (Field::Url, json!("https://zudu-mcp.example.com/mcp")),
-                (Field::Description, json!("The contract test server")),
-                (Field::Transport, json!(transport)),
-                (Field::ApprovalPolicy, json!(policy)),
-                (
-                    Field::Headers,
-                    json!({"Authorization": "Bearer hdr-1", "X-Custom": "v"}),
-                ),
-                (Field::SecretTokenId, json!("sec_contract_1")),
-            ])
-        }
-    }
-}
-
-fn write_ctx(p: P) -> WriteContext {
-    WriteContext {
-        secret_headers: if p == P::Pais {
-            BTreeSet::from(["X-Token".to_string()])
-        } else {
-            BTreeSet::new()
-        },
-        auth_type: (p == P::Aitronos).then(|| "api_key".to_string()),
-    }
-}
-
-/// A minimal valid create, named `name`.
-fn minimal_fields(p: P, name: &str) -> BTreeMap<Field, Value> {
-    match p {
-        P::Aitronos => fields(&[
-            (Field::DisplayName, json!(name)),
-            (Field::Url, json!("https://min.example.com")),
-            (Field::Transport, json!("StreamableHttp")),
-        ]),
-        P::Composio => fields(&[(Field::DisplayName, json!(name))]),
-        P::Pais | P::Zudu | P::ZuduFlat => fields(&[
-            (Field::DisplayName, json!(name)),
-            (Field::Url, json!("https://min.example.com")),
-            (Field::Transport, json!("StreamableHttp")),
-        ]),
-    }
-}
-
-fn valid_name(p: P, i: usize) -> String {
-    match p {
-        P::Composio => format!("Page {i}"),
-        _ => format!("page {i}"),
-    }
-}
-
 /// What the simulator stored for the write-only fields of `full_fields`.
 fn assert_write_only_stored(sim: &SimHandle, p: P, id: &str) {
     let stored = sim.stored_record(p.sim(), id).expect("stored record");
-    match p {
-        P::Aitronos => {
-            assert_eq!(
-                stored["credentials"],
-                json!({"api_key": "cred-value-1", "extra": "cred-value-2"})
-            );
-            assert_eq!(
-                stored["tool_configuration"],
-                json!({"enabled": true, "allowed_tools": ["list_issues", "search_code"]})
-            );
-            assert_eq!(stored["auth_type"], json!("api_key"));
-            assert_eq!(stored["organization_id"], json!(AITRONOS_ORG));
-        }
-        P::Pais => assert_eq!(
-            stored["headers"],
-            json!([
-                {"name": "X-Plain", "value": "plain-value", "is_secret": false},
-                {"name": "X-Token", "value": "header-secret-1", "is_secret": true},
-            ])
-        ),
-        P::Zudu | P::ZuduFlat => {
-            assert_eq!(
-                stored["secret_token"],
-                json!({"secret_id": "sec_contract_1"})
-            );
-        }
-        P::Composio => {}
+    for (key, value) in p.write_only_stored(AITRONOS_ORG) {
+        assert_eq!(stored[key], value, "{p:?}: {key}");
     }
 }
 
@@ -340,8 +137,8 @@ async fn round_trip(p: P) {
     let sim = start_sim().await;
     let c = client(&sim, p);
     let name = "Contract Full";
-    let sent = full_fields(p, name);
-    let created = c.create(&sent, &write_ctx(p)).await.unwrap();
+    let sent = p.full_fields(name);
+    let created = c.create(&sent, &p.write_ctx()).await.unwrap();
     assert!(!created.id.is_empty(), "{p:?}: no id");
     assert_eq!(created.name.as_deref(), Some(name), "{p:?}");
     assert_eq!(created.fields, readable(&c, &sent), "{p:?}: create answer");
@@ -402,7 +199,7 @@ async fn pagination(p: P, count: usize, pages: usize) {
     let mut ids = BTreeSet::new();
     for i in 0..count {
         let rec = c
-            .create(&minimal_fields(p, &valid_name(p, i)), &write_ctx(p))
+            .create(&p.minimal_fields(&p.numbered_name(i)), &p.write_ctx())
             .await
             .unwrap();
         ids.insert(rec.id);
@@ -418,7 +215,7 @@ async fn pagination(p: P, count: usize, pages: usize) {
     let gets = requests(&sim, p, "GET");
     assert_eq!(gets.len(), pages, "{p:?}: pages read: {gets:?}");
     // "page 1" is a substring of "page 10".."page 19": only the exact name counts.
-    let one = valid_name(p, 1);
+    let one = p.numbered_name(1);
     let named = c.list_all(Some(&one)).await.unwrap();
     assert_eq!(named.len(), 1, "{p:?}: {named:?}");
     assert_eq!(named[0].name.as_deref(), Some(one.as_str()));
@@ -451,21 +248,12 @@ async fn aitronos_list_is_one_page() {
     pagination(P::Aitronos, 25, 1).await;
 }
 
-/// The body of a one-field PATCH as the registry must see it.
-fn expect_patch_body(p: P, inner: Value) -> Value {
-    if p == P::Zudu {
-        json!({ "config": inner })
-    } else {
-        inner
-    }
-}
-
 /// A one-field PATCH sends exactly that field and the answer reflects it.
 async fn patch_one(p: P, field: Field, value: Value, remote: Value) {
     let sim = start_sim().await;
     let c = client(&sim, p);
     let created = c
-        .create(&full_fields(p, "Contract Patch"), &write_ctx(p))
+        .create(&p.full_fields("Contract Patch"), &p.write_ctx())
         .await
         .unwrap();
     let change = Change {
@@ -473,14 +261,10 @@ async fn patch_one(p: P, field: Field, value: Value, remote: Value) {
         value: Some(value.clone()),
     };
     let patched = c
-        .patch(&created.id, &[change], &write_ctx(p))
+        .patch(&created.id, &[change], &p.write_ctx())
         .await
         .unwrap();
-    assert_eq!(
-        last_body(&sim, p, "PATCH"),
-        expect_patch_body(p, remote),
-        "{p:?}"
-    );
+    assert_eq!(last_body(&sim, p, "PATCH"), p.wrap(remote), "{p:?}");
     assert_eq!(requests(&sim, p, "PATCH").len(), 1);
     let rule = c.model().field_rule(field).unwrap();
     let mut expected = created.fields.clone();
@@ -516,7 +300,7 @@ async fn aitronos_patch_write_only_field_is_stored() {
     let p = P::Aitronos;
     let c = client(&sim, p);
     let created = c
-        .create(&full_fields(p, "Contract Patch"), &write_ctx(p))
+        .create(&p.full_fields("Contract Patch"), &p.write_ctx())
         .await
         .unwrap();
     let change = Change {
@@ -591,7 +375,7 @@ async fn pais_null_resets_a_field() {
     let p = P::Pais;
     let c = client(&sim, p);
     let created = c
-        .create(&full_fields(p, "Contract Reset"), &write_ctx(p))
+        .create(&p.full_fields("Contract Reset"), &p.write_ctx())
         .await
         .unwrap();
     for field in [
@@ -616,7 +400,10 @@ async fn pais_null_resets_a_field() {
         field: Field::Description,
         value: None,
     };
-    let patched = c.patch(&created.id, &[reset], &write_ctx(p)).await.unwrap();
+    let patched = c
+        .patch(&created.id, &[reset], &p.write_ctx())
+        .await
+        .unwrap();
     assert_eq!(last_body(&sim, p, "PATCH"), json!({"description": null}));
     let mut expected = created.fields.clone();
     expected.remove(&Field::Description);
@@ -627,7 +414,10 @@ async fn pais_null_resets_a_field() {
         field: Field::DisplayName,
         value: None,
     };
-    let patched = c.patch(&created.id, &[reset], &write_ctx(p)).await.unwrap();
+    let patched = c
+        .patch(&created.id, &[reset], &p.write_ctx())
+        .await
+        .unwrap();
     assert_eq!(last_body(&sim, p, "PATCH"), json!({"name": null}));
     expected.remove(&Field::DisplayName);
     assert_eq!(patched.fields, expected);
@@ -637,7 +427,9 @@ async fn pais_null_resets_a_field() {
         field: Field::Headers,
         value: None,
     };
-    c.patch(&created.id, &[reset], &write_ctx(p)).await.unwrap();
+    c.patch(&created.id, &[reset], &p.write_ctx())
+        .await
+        .unwrap();
     assert_eq!(last_body(&sim, p, "PATCH"), json!({"headers": null}));
     let stored = sim.stored_record(p.sim(), &created.id).unwrap();
     assert_eq!(stored["headers"], json!([]));
@@ -651,10 +443,10 @@ async fn zudu_empty_update_is_rejected() {
     for p in [P::Zudu, P::ZuduFlat] {
         let c = client(&sim, p);
         let created = c
-            .create(&minimal_fields(p, "empty update"), &write_ctx(p))
+            .create(&p.minimal_fields("empty update"), &p.write_ctx())
             .await
             .unwrap();
-        let err = c.patch(&created.id, &[], &write_ctx(p)).await.unwrap_err();
+        let err = c.patch(&created.id, &[], &p.write_ctx()).await.unwrap_err();
         assert_eq!(err.class, ErrorClass::Rejected, "{p:?}: {err:?}");
         assert_eq!(err.status, Some(400));
         assert!(
@@ -676,17 +468,17 @@ async fn zudu_duplicate_name_is_conflict() {
     for p in [P::Zudu, P::ZuduFlat] {
         let c = client(&sim, p);
         assert!(c.model().names_unique());
-        c.create(&minimal_fields(p, "taken"), &write_ctx(p))
+        c.create(&p.minimal_fields("taken"), &p.write_ctx())
             .await
             .unwrap();
         let err = c
-            .create(&minimal_fields(p, "taken"), &write_ctx(p))
+            .create(&p.minimal_fields("taken"), &p.write_ctx())
             .await
             .unwrap_err();
         assert_eq!(err.class, ErrorClass::Conflict, "{p:?}: {err:?}");
         assert!(err.message.contains("already exists"), "{}", err.message);
         let other = c
-            .create(&minimal_fields(p, "other"), &write_ctx(p))
+            .create(&p.minimal_fields("other"), &p.write_ctx())
             .await
             .unwrap();
         let rename = Change {
@@ -694,7 +486,7 @@ async fn zudu_duplicate_name_is_conflict() {
             value: Some(json!("taken")),
         };
         let err = c
-            .patch(&other.id, &[rename], &write_ctx(p))
+            .patch(&other.id, &[rename], &p.write_ctx())
             .await
             .unwrap_err();
         assert_eq!(err.class, ErrorClass::Conflict, "{p:?}: {err:?}");
@@ -710,7 +502,7 @@ async fn aitronos_availability_follows_connection_status() {
     let p = P::Aitronos;
     let c = client(&sim, p);
     let rec = c
-        .create(&minimal_fields(p, "avail"), &write_ctx(p))
+        .create(&p.minimal_fields("avail"), &p.write_ctx())
         .await
         .unwrap();
     assert_eq!(rec.availability, Availability::Pending);
@@ -757,7 +549,7 @@ async fn pais_availability_follows_the_registry() {
     let p = P::Pais;
     let c = client(&sim, p);
     let rec = c
-        .create(&minimal_fields(p, "avail"), &write_ctx(p))
+        .create(&p.minimal_fields("avail"), &p.write_ctx())
         .await
         .unwrap();
     assert_eq!(rec.availability, Availability::Pending);
@@ -785,7 +577,7 @@ async fn composio_and_zudu_report_no_availability() {
     for p in [P::Composio, P::Zudu, P::ZuduFlat] {
         let c = client(&sim, p);
         let rec = c
-            .create(&minimal_fields(p, "no avail"), &write_ctx(p))
+            .create(&p.minimal_fields("no avail"), &p.write_ctx())
             .await
             .unwrap();
         assert_eq!(rec.availability, Availability::Unknown, "{p:?}");
@@ -801,7 +593,7 @@ async fn composio_and_zudu_report_no_availability() {
 #[tokio::test]
 async fn wrong_credentials_are_unauthorized() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client_with(p, config(&sim, p), Some(WRONG_SECRET));
         let err = c.get("some-id").await.unwrap_err();
         assert_eq!(err.class, ErrorClass::Unauthorized, "{p:?}: {err:?}");
@@ -812,17 +604,12 @@ async fn wrong_credentials_are_unauthorized() {
             err.message
         );
         // The vendor's own message, read from its error envelope.
-        let vendor = match p {
-            P::Aitronos => "Authentication required: Invalid API key (UNAUTHORIZED)",
-            P::Composio => "Invalid API key",
-            P::Pais => "Invalid authentication credentials",
-            P::Zudu | P::ZuduFlat => "Unauthorized: Missing or invalid API key/secret",
-        };
+        let vendor = p.unauthorized_message();
         assert!(err.message.contains(vendor), "{p:?}: {}", err.message);
         let err = c.list_all(None).await.unwrap_err();
         assert_eq!(err.class, ErrorClass::Unauthorized, "{p:?}");
         let err = c
-            .create(&minimal_fields(p, "unauth"), &write_ctx(p))
+            .create(&p.minimal_fields("unauth"), &p.write_ctx())
             .await
             .unwrap_err();
         assert_eq!(err.class, ErrorClass::Unauthorized, "{p:?}");
@@ -843,12 +630,9 @@ async fn wrong_credentials_are_unauthorized() {
 #[tokio::test]
 async fn unknown_id_is_not_found() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
-        let id = match p {
-            P::Pais | P::Composio => "00000000-0000-4000-8000-000000000000",
-            _ => "mcp_does_not_exist",
-        };
+        let id = p.unknown_id();
         let err = c.get(id).await.unwrap_err();
         assert_eq!(err.class, ErrorClass::NotFound, "{p:?}: {err:?}");
         assert_eq!(err.status, Some(404), "{p:?}");
@@ -863,14 +647,14 @@ async fn unknown_id_is_not_found() {
 #[tokio::test]
 async fn delete_then_get_is_not_found() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
         let keep = c
-            .create(&minimal_fields(p, "keep me"), &write_ctx(p))
+            .create(&p.minimal_fields("keep me"), &p.write_ctx())
             .await
             .unwrap();
         let gone = c
-            .create(&minimal_fields(p, "delete me"), &write_ctx(p))
+            .create(&p.minimal_fields("delete me"), &p.write_ctx())
             .await
             .unwrap();
         c.delete(&gone.id).await.unwrap();
@@ -885,12 +669,11 @@ async fn delete_then_get_is_not_found() {
         let err = c.delete(&gone.id).await.unwrap_err();
         assert_eq!(err.class, ErrorClass::NotFound, "{p:?}: second delete");
         let stored = sim.stored_record(p.sim(), &gone.id);
-        match p {
+        if p.deletes_softly() {
             // Soft deletes: the record is kept, marked deleted.
-            P::Aitronos | P::Composio => {
-                assert_eq!(stored.unwrap()["deleted"], json!(true), "{p:?}")
-            }
-            P::Pais | P::Zudu | P::ZuduFlat => assert!(stored.is_none(), "{p:?}"),
+            assert_eq!(stored.unwrap()["deleted"], json!(true), "{p:?}")
+        } else {
+            assert!(stored.is_none(), "{p:?}")
         }
     }
     sim.shutdown().await;
@@ -901,10 +684,10 @@ async fn delete_then_get_is_not_found() {
 async fn rate_limited_call_is_retried_after_retry_after() {
     let sim = start_sim().await;
     let mut ids = Vec::new();
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
         let rec = c
-            .create(&minimal_fields(p, "limited"), &write_ctx(p))
+            .create(&p.minimal_fields("limited"), &p.write_ctx())
             .await
             .unwrap();
         ids.push((p, c, rec.id));
@@ -940,12 +723,12 @@ async fn rate_limited_call_is_retried_after_retry_after() {
 #[tokio::test]
 async fn server_error_burst_is_unreachable() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let mut cfg = config(&sim, p);
         cfg.max_attempts = 3;
         let c = client_with(p, cfg, None);
         let rec = c
-            .create(&minimal_fields(p, "flaky"), &write_ctx(p))
+            .create(&p.minimal_fields("flaky"), &p.write_ctx())
             .await
             .unwrap();
         sim.faults().push_next(NextFault {
@@ -973,7 +756,7 @@ async fn server_error_burst_is_unreachable() {
             after: false,
         });
         let err = c
-            .create(&minimal_fields(p, "flaky two"), &write_ctx(p))
+            .create(&p.minimal_fields("flaky two"), &p.write_ctx())
             .await
             .unwrap_err();
         assert_eq!(err.class, ErrorClass::Unreachable, "{p:?}: {err:?}");
@@ -991,7 +774,7 @@ async fn server_error_burst_is_unreachable() {
             after: false,
         });
         let made = c
-            .create(&minimal_fields(p, "limited post"), &write_ctx(p))
+            .create(&p.minimal_fields("limited post"), &p.write_ctx())
             .await
             .unwrap();
         let posts: Vec<u16> = requests(&sim, p, "POST").iter().map(|r| r.status).collect();
@@ -1010,11 +793,11 @@ async fn composio_duplicate_name_is_conflict() {
     let sim = start_sim().await;
     let p = P::Composio;
     let c = client(&sim, p);
-    c.create(&minimal_fields(p, "Taken Name"), &write_ctx(p))
+    c.create(&p.minimal_fields("Taken Name"), &p.write_ctx())
         .await
         .unwrap();
     let err = c
-        .create(&minimal_fields(p, "Taken Name"), &write_ctx(p))
+        .create(&p.minimal_fields("Taken Name"), &p.write_ctx())
         .await
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Conflict, "{err:?}");
@@ -1049,29 +832,9 @@ fn long_url(n: usize) -> String {
 
 /// A raw create body for `p` with one remote field set to `remote`.
 fn raw_create(p: P, key: &str, remote: Value, unique: usize) -> Value {
-    let name = format!("probe {unique}");
-    let mut base = match p {
-        P::Aitronos => json!({"name": name, "server_url": "https://ok.example.com",
-            "transport_type": "sse", "auth_type": "none", "organization_id": AITRONOS_ORG}),
-        P::Composio => json!({"name": format!("Probe {unique}")}),
-        P::Pais => json!({"name": name, "url": "https://ok.example.com", "transport": "SSE"}),
-        P::Zudu | P::ZuduFlat => json!({"name": name, "url": "https://ok.example.com"}),
-    };
-    base[key] = remote;
-    if p == P::Zudu {
-        json!({ "config": base })
-    } else {
-        base
-    }
-}
-
-fn collection(p: P) -> &'static str {
-    match p {
-        P::Aitronos => "/v1/mcp-configurations",
-        P::Composio => "/api/v3/mcp/servers/custom",
-        P::Pais => "/api/v1/control/mcp-servers",
-        P::Zudu | P::ZuduFlat => "/api/mcp-servers",
-    }
+    let mut fields = p.raw_create_fields(&format!("probe {unique}"), AITRONOS_ORG);
+    fields[key] = remote;
+    p.wrap(fields)
 }
 
 fn probes() -> Vec<(Probe, bool)> {
@@ -1262,7 +1025,7 @@ async fn model_checks_agree_with_the_simulator() {
     let sim = start_sim().await;
     // One client each, built once: building HTTP clients dominates this test otherwise.
     let http = reqwest::Client::new();
-    let clients: BTreeMap<usize, RegistryClient> = ALL
+    let clients: BTreeMap<usize, RegistryClient> = P::ALL
         .iter()
         .map(|p| (*p as usize, client(&sim, *p)))
         .collect();
@@ -1273,7 +1036,7 @@ async fn model_checks_agree_with_the_simulator() {
             value,
             body,
         } = probe;
-        let model = model_for(&p.spec());
+        let model = model_for(&spec(p));
         let checked = model.check(field, &value);
         assert_eq!(
             checked.is_ok(),
@@ -1282,16 +1045,24 @@ async fn model_checks_agree_with_the_simulator() {
         );
         if ok {
             // Through the real client: the simulator takes it and reads it back.
-            let mut fields = minimal_fields(p, &valid_name(p, 1000 + i));
+            let mut fields = p.minimal_fields(&p.numbered_name(1000 + i));
             fields.insert(field, value.clone());
             let c = &clients[&(p as usize)];
-            let rec = c.create(&fields, &write_ctx(p)).await;
+            let rec = c.create(&fields, &p.write_ctx()).await;
             let rec = rec.unwrap_or_else(|e| panic!("{p:?} {field} = {value}: {e}"));
             if !model.field_rule(field).unwrap().write_only {
                 assert_eq!(rec.fields.get(&field), Some(&value), "{p:?} {field}");
             }
         } else {
-            let status = raw(&http, &sim, p, reqwest::Method::POST, collection(p), &body).await;
+            let status = raw(
+                &http,
+                &sim,
+                p,
+                reqwest::Method::POST,
+                p.create_path(),
+                &body,
+            )
+            .await;
             assert!(
                 status == 400 || status == 422,
                 "{p:?}: sim took {field} = {value} ({status})"
@@ -1337,9 +1108,9 @@ async fn registry_only_constraints_are_rejected_with_the_vendor_message() {
     for (p, field, value, message) in cases {
         let c = client(&sim, p);
         assert!(c.model().check(field, &value).is_ok(), "{p:?} {field}");
-        let mut fields = minimal_fields(p, "registry only");
+        let mut fields = p.minimal_fields("registry only");
         fields.insert(field, value.clone());
-        let err = c.create(&fields, &write_ctx(p)).await.unwrap_err();
+        let err = c.create(&fields, &p.write_ctx()).await.unwrap_err();
         assert_eq!(err.class, ErrorClass::Rejected, "{p:?}: {err:?}");
         assert!(
             err.status == Some(400) || err.status == Some(422),
@@ -1358,14 +1129,14 @@ async fn registry_only_constraints_are_rejected_with_the_vendor_message() {
 async fn names_round_trip_verbatim() {
     let sim = start_sim().await;
     let odd = "R&D = tools #1 / \u{fc}?x+y";
-    for (p, name) in ALL
+    for (p, name) in P::ALL
         .iter()
         .map(|p| (*p, " Padded Name "))
         .chain([P::Aitronos, P::Pais, P::Zudu, P::ZuduFlat].map(|p| (p, odd)))
     {
         let c = client(&sim, p);
         let rec = c
-            .create(&minimal_fields(p, name), &write_ctx(p))
+            .create(&p.minimal_fields(name), &p.write_ctx())
             .await
             .unwrap();
         assert_eq!(rec.name.as_deref(), Some(name), "{p:?}");
@@ -1382,10 +1153,10 @@ async fn names_round_trip_verbatim() {
 #[tokio::test]
 async fn long_retry_after_is_returned_and_503_is_retried() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
         let rec = c
-            .create(&minimal_fields(p, "slow down"), &write_ctx(p))
+            .create(&p.minimal_fields("slow down"), &p.write_ctx())
             .await
             .unwrap();
         sim.clear_log();
@@ -1425,10 +1196,10 @@ async fn long_retry_after_is_returned_and_503_is_retried() {
 #[tokio::test]
 async fn dropped_connections_retry_reads_but_never_creates() {
     let sim = start_sim().await;
-    for p in ALL {
+    for p in P::ALL {
         let c = client(&sim, p);
         let rec = c
-            .create(&minimal_fields(p, "dropped"), &write_ctx(p))
+            .create(&p.minimal_fields("dropped"), &p.write_ctx())
             .await
             .unwrap();
         sim.faults().push_next(NextFault {
@@ -1452,7 +1223,7 @@ async fn dropped_connections_retry_reads_but_never_creates() {
             after: false,
         });
         let err = c
-            .create(&minimal_fields(p, "dropped twice"), &write_ctx(p))
+            .create(&p.minimal_fields("dropped twice"), &p.write_ctx())
             .await
             .unwrap_err();
         assert_eq!(err.class, ErrorClass::Unreachable, "{p:?}: {err:?}");
@@ -1468,10 +1239,10 @@ async fn aitronos_not_the_owner_is_unauthorized() {
     let sim = start_sim().await;
     let p = P::Aitronos;
     let rec = client(&sim, p)
-        .create(&minimal_fields(p, "owned"), &write_ctx(p))
+        .create(&p.minimal_fields("owned"), &p.write_ctx())
         .await
         .unwrap();
-    let other = client_with(p, config(&sim, p), Some("ait-key-other"));
+    let other = client_with(p, config(&sim, p), Some(AITRONOS_OTHER_KEY));
     let change = Change {
         field: Field::Enabled,
         value: Some(json!(false)),
@@ -1482,7 +1253,7 @@ async fn aitronos_not_the_owner_is_unauthorized() {
         .unwrap_err();
     assert_eq!(err.class, ErrorClass::Unauthorized, "{err:?}");
     assert_eq!(err.status, Some(403));
-    assert!(!err.message.contains("ait-key-other"), "{}", err.message);
+    assert!(!err.message.contains(AITRONOS_OTHER_KEY), "{}", err.message);
     let err = other.delete(&rec.id).await.unwrap_err();
     assert_eq!(err.class, ErrorClass::Unauthorized, "{err:?}");
     sim.shutdown().await;
@@ -1496,7 +1267,7 @@ async fn pais_delete_while_linked_is_conflict() {
     let p = P::Pais;
     let c = client(&sim, p);
     let rec = c
-        .create(&minimal_fields(p, "linked"), &write_ctx(p))
+        .create(&p.minimal_fields("linked"), &p.write_ctx())
         .await
         .unwrap();
     let admin = format!("http://{}/_sim/records/pais/{}/linked", sim.addr(), rec.id);
@@ -1556,7 +1327,7 @@ async fn write_only_fields_patch_alone_and_are_stored() {
     for (p, field, value, logged, key, stored) in cases {
         let c = client(&sim, p);
         let created = c
-            .create(&full_fields(p, "Write Only"), &write_ctx(p))
+            .create(&p.full_fields("Write Only"), &p.write_ctx())
             .await
             .unwrap();
         let change = Change {
@@ -1564,7 +1335,7 @@ async fn write_only_fields_patch_alone_and_are_stored() {
             value: Some(value),
         };
         let patched = c
-            .patch(&created.id, &[change], &write_ctx(p))
+            .patch(&created.id, &[change], &p.write_ctx())
             .await
             .unwrap();
         assert_eq!(patched.fields, created.fields, "{p:?}");
@@ -1583,7 +1354,7 @@ async fn registry_rate_limit_is_waited_out_by_all_callers() {
     let p = P::Pais;
     let c = client(&sim, p);
     let rec = c
-        .create(&minimal_fields(p, "bucket"), &write_ctx(p))
+        .create(&p.minimal_fields("bucket"), &p.write_ctx())
         .await
         .unwrap();
     sim.faults().set_rate_limit(mcpsync::sim::RateLimit {
@@ -1612,7 +1383,7 @@ async fn registry_rate_limit_is_waited_out_by_all_callers() {
 #[tokio::test]
 async fn composio_user_api_key_header() {
     let sim = start_sim().await;
-    let mut spec = P::Composio.spec();
+    let mut spec = spec(P::Composio);
     if let ProviderSpec::Composio(c) = &mut spec {
         c.key_header = Some(mcpsync::api::ComposioKeyHeader::XUserApiKey);
     }
@@ -1644,9 +1415,9 @@ async fn aitronos_enabled_false_needs_a_patch_after_create() {
     let sim = start_sim().await;
     let p = P::Aitronos;
     let c = client(&sim, p);
-    let mut sent = minimal_fields(p, "disabled");
+    let mut sent = p.minimal_fields("disabled");
     sent.insert(Field::Enabled, json!(false));
-    let created = c.create(&sent, &write_ctx(p)).await.unwrap();
+    let created = c.create(&sent, &p.write_ctx()).await.unwrap();
     let post = last_body(&sim, p, "POST");
     let keys: BTreeSet<&str> = post
         .as_object()
@@ -1670,7 +1441,7 @@ async fn aitronos_enabled_false_needs_a_patch_after_create() {
         value: Some(json!(false)),
     };
     let patched = c
-        .patch(&created.id, &[change], &write_ctx(p))
+        .patch(&created.id, &[change], &p.write_ctx())
         .await
         .unwrap();
     assert_eq!(last_body(&sim, p, "PATCH"), json!({"is_active": false}));
@@ -1685,7 +1456,7 @@ async fn slow_registry_times_out_as_unreachable() {
     let p = P::Zudu;
     let c = client(&sim, p);
     let rec = c
-        .create(&minimal_fields(p, "slow"), &write_ctx(p))
+        .create(&p.minimal_fields("slow"), &p.write_ctx())
         .await
         .unwrap();
     sim.faults()

@@ -10,6 +10,9 @@ use mcpsync::sim::{self, Provider, SimConfig, SimHandle};
 use reqwest::{Client, Method, StatusCode};
 use serde_json::{Value, json};
 
+mod support;
+use support::providers::Dialect;
+
 const CANARY: &str = "canary-7f3e9b";
 
 struct Sim {
@@ -38,13 +41,16 @@ async fn start() -> Sim {
     .await
 }
 
-fn auth(provider: &str) -> Vec<(&'static str, &'static str)> {
-    match provider {
-        "aitronos" => vec![("X-API-Key", "ait-key")],
-        "composio" => vec![("x-api-key", "cmp-key")],
-        "pais" => vec![("Authorization", "Bearer pais-token")],
-        _ => vec![("X-API-KEY", "sk_key"), ("X-API-SECRET", "s3cr3t_secret")],
-    }
+/// Credentials of an unseeded simulator: it takes any.
+const KEY: &str = "unseeded-key";
+const SECRET: &str = "unseeded-secret";
+/// The Aitronos organization of the table-driven creates.
+const ORG: &str = "org_1234567890abcdef1234567890abcdef";
+
+/// The auth headers of the dialect at `prefix`; a prefix without a row in the provider
+/// table fails the test.
+fn auth(prefix: &str) -> Vec<(&'static str, String)> {
+    Dialect::from_prefix(prefix).auth(KEY, SECRET)
 }
 
 impl Sim {
@@ -84,8 +90,9 @@ impl Sim {
         path: &str,
         body: Option<Value>,
     ) -> Answer {
-        self.raw(method, provider, path, &auth(provider), body)
-            .await
+        let headers = auth(provider);
+        let headers: Vec<(&str, &str)> = headers.iter().map(|(h, v)| (*h, v.as_str())).collect();
+        self.raw(method, provider, path, &headers, body).await
     }
 
     async fn admin(&self, method: Method, path: &str, body: Option<Value>) -> Answer {
@@ -812,11 +819,7 @@ const ZUDU: &str = "/api/mcp-servers";
 async fn zudu_create(sim: &Sim, provider: &str, name: &str) -> Value {
     let fields = json!({"name": name, "url": "https://example.com/mcp-server",
                         "secret_token": {"secret_id": CANARY}});
-    let body = if provider == "zudu" {
-        json!({"config": fields})
-    } else {
-        fields
-    };
+    let body = Dialect::from_prefix(provider).wrap(fields);
     let answer = sim.call(Method::POST, provider, ZUDU, Some(body)).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
     answer.body["data"].clone()
@@ -1354,45 +1357,15 @@ async fn rate_limit_refuses_past_the_bucket_with_headers() {
 
 // ---------------------------------------------------------------- faults after the provider
 
-/// A create request of `provider` for a record named `name`: path and body.
-fn create_request(provider: &str, name: &str) -> (&'static str, Value) {
-    match provider {
-        "aitronos" => (
-            AITRONOS,
-            json!({"name": name, "server_url": "https://github-mcp.example.com",
-                   "transport_type": "sse", "auth_type": "api_key",
-                   "organization_id": "org_1234567890abcdef1234567890abcdef"}),
-        ),
-        "composio" => (
-            "/api/v3/mcp/servers/custom",
-            json!({"name": name, "toolkits": ["github"], "allowed_tools": ["GITHUB_SEARCH"],
-                   "managed_auth_via_composio": false, "auth_config_ids": ["ac_1"]}),
-        ),
-        "pais" => (
-            PAIS,
-            json!({"url": "https://mcp.example.com", "transport": "STREAMABLE_HTTP",
-                   "name": name}),
-        ),
-        "zudu" => (
-            ZUDU,
-            json!({"config": {"name": name, "url": "https://example.com/mcp-server"}}),
-        ),
-        other => panic!("no create request for {other}"),
-    }
+/// A create request of `d` for a record named `name`: path and body.
+fn create_request(d: Dialect, name: &str) -> (&'static str, Value) {
+    (d.create_path(), d.wrap(d.raw_create_fields(name, ORG)))
 }
 
 /// Ids of the records named `name`, as the provider's own list shows them.
-async fn listed_ids(sim: &Sim, provider: &str, name: &str) -> Vec<String> {
-    let (path, pointer) = match provider {
-        "aitronos" => (
-            format!("{AITRONOS}?organization_id=org_1234567890abcdef1234567890abcdef"),
-            "/configurations",
-        ),
-        "composio" => ("/api/v3/mcp/servers?limit=100".to_string(), "/items"),
-        "pais" => (format!("{PAIS}?limit=100"), "/data"),
-        "zudu" => (format!("{ZUDU}?limit=100"), "/data/servers"),
-        other => panic!("no list for {other}"),
-    };
+async fn listed_ids(sim: &Sim, d: Dialect, name: &str) -> Vec<String> {
+    let provider = d.prefix();
+    let (path, pointer) = d.list(ORG);
     let answer = sim.call(Method::GET, provider, &path, None).await;
     assert_eq!(answer.status, StatusCode::OK, "{}", answer.text);
     answer
@@ -1407,17 +1380,37 @@ async fn listed_ids(sim: &Sim, provider: &str, name: &str) -> Vec<String> {
         .collect()
 }
 
-const AFTER_PROVIDERS: [(&str, Provider); 4] = [
-    ("composio", Provider::Composio),
-    ("pais", Provider::Pais),
-    ("zudu", Provider::Zudu),
-    ("aitronos", Provider::Aitronos),
+/// The provider table's create, list and auth rows hold for every dialect: one raw
+/// create is listed exactly once, under its name.
+#[tokio::test]
+async fn every_dialect_of_the_provider_table_creates_and_lists_one_record() {
+    let sim = start().await;
+    for d in Dialect::ALL {
+        let name = format!("table row {}", d.prefix());
+        let (path, body) = create_request(d, &name);
+        let answer = sim.call(Method::POST, d.prefix(), path, Some(body)).await;
+        assert_eq!(answer.status, StatusCode::CREATED, "{d:?}: {}", answer.text);
+        let ids = listed_ids(&sim, d, &name).await;
+        assert_eq!(ids.len(), 1, "{d:?}: {ids:?}");
+        assert!(
+            sim.handle.stored_record(d.sim(), &ids[0]).is_some(),
+            "{d:?}"
+        );
+    }
+}
+
+const AFTER_PROVIDERS: [Dialect; 4] = [
+    Dialect::Composio,
+    Dialect::Pais,
+    Dialect::Zudu,
+    Dialect::Aitronos,
 ];
 
 #[tokio::test]
 async fn after_fault_stores_the_create_then_answers_503() {
     let sim = start().await;
-    for (provider, kind) in AFTER_PROVIDERS {
+    for d in AFTER_PROVIDERS {
+        let (provider, kind) = (d.prefix(), d.sim());
         let armed = sim
             .admin(
                 Method::POST,
@@ -1427,7 +1420,7 @@ async fn after_fault_stores_the_create_then_answers_503() {
             .await;
         assert_eq!(armed.status, StatusCode::NO_CONTENT, "{}", armed.text);
         let name = format!("lost answer {provider}");
-        let (path, body) = create_request(provider, &name);
+        let (path, body) = create_request(d, &name);
         let answer = sim.call(Method::POST, provider, path, Some(body)).await;
         assert_eq!(
             answer.status,
@@ -1441,7 +1434,7 @@ async fn after_fault_stores_the_create_then_answers_503() {
             "{provider}: the provider's answer is replaced, not passed on: {}",
             answer.text
         );
-        let ids = listed_ids(&sim, provider, &name).await;
+        let ids = listed_ids(&sim, d, &name).await;
         assert_eq!(ids.len(), 1, "{provider}: stored exactly once: {ids:?}");
         let stored = sim.handle.stored_record(kind, &ids[0]);
         assert_eq!(stored.unwrap()["name"], name.as_str(), "{provider}");
@@ -1459,7 +1452,7 @@ async fn after_fault_stores_the_create_then_answers_503() {
     let counters = sim.admin(Method::GET, "/_sim/counters", None).await.body;
     assert_eq!(counters["composio"]["POST"], json!({"503": 1}));
     // Used up: the next create is answered by the provider.
-    let (path, body) = create_request("composio", "second");
+    let (path, body) = create_request(Dialect::Composio, "second");
     let answer = sim.call(Method::POST, "composio", path, Some(body)).await;
     assert_eq!(answer.status, StatusCode::CREATED, "{}", answer.text);
 }
@@ -1473,7 +1466,7 @@ async fn after_fault_armed_from_the_command_line_syntax() {
     .await;
     let faults = sim.admin(Method::GET, "/_sim/faults", None).await.body;
     assert_eq!(faults["next"][0]["after"], true);
-    let (path, body) = create_request("composio", "from cli");
+    let (path, body) = create_request(Dialect::Composio, "from cli");
     let answer = sim.call(Method::POST, "composio", path, Some(body)).await;
     assert_eq!(answer.status, StatusCode::INTERNAL_SERVER_ERROR);
     assert!(
@@ -1481,13 +1474,17 @@ async fn after_fault_armed_from_the_command_line_syntax() {
         "{}",
         answer.text
     );
-    assert_eq!(listed_ids(&sim, "composio", "from cli").await.len(), 1);
+    assert_eq!(
+        listed_ids(&sim, Dialect::Composio, "from cli").await.len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn after_drop_stores_the_create_then_closes_the_connection() {
     let sim = start().await;
-    for (provider, kind) in AFTER_PROVIDERS {
+    for d in AFTER_PROVIDERS {
+        let (provider, kind) = (d.prefix(), d.sim());
         let armed = sim
             .admin(
                 Method::POST,
@@ -1497,7 +1494,7 @@ async fn after_drop_stores_the_create_then_closes_the_connection() {
             .await;
         assert_eq!(armed.status, StatusCode::NO_CONTENT, "{}", armed.text);
         let name = format!("dropped answer {provider}");
-        let (path, body) = create_request(provider, &name);
+        let (path, body) = create_request(d, &name);
         let url = format!("{}{path}", sim.handle.base_url(provider));
         let mut request = sim.client.post(&url).json(&body);
         for (header, value) in auth(provider) {
@@ -1508,7 +1505,7 @@ async fn after_drop_stores_the_create_then_closes_the_connection() {
             .await
             .expect_err("the connection is closed without an answer");
         assert!(!err.is_status() && !err.is_timeout(), "{provider}: {err:?}");
-        let ids = listed_ids(&sim, provider, &name).await;
+        let ids = listed_ids(&sim, d, &name).await;
         assert_eq!(ids.len(), 1, "{provider}: stored exactly once: {ids:?}");
         assert!(sim.handle.stored_record(kind, &ids[0]).is_some());
         let logged = sim.handle.requests_matching(&mcpsync::sim::LogFilter {
@@ -1530,7 +1527,7 @@ async fn plain_faults_still_store_nothing() {
     ] {
         sim.admin(Method::POST, "/_sim/faults/next", Some(fault))
             .await;
-        let (path, body) = create_request("composio", "never stored");
+        let (path, body) = create_request(Dialect::Composio, "never stored");
         let answer = sim.call(Method::POST, "composio", path, Some(body)).await;
         assert_eq!(answer.status, StatusCode::SERVICE_UNAVAILABLE);
     }
@@ -1540,7 +1537,7 @@ async fn plain_faults_still_store_nothing() {
         Some(json!({"count": 1, "provider": "composio"})),
     )
     .await;
-    let (path, body) = create_request("composio", "never stored");
+    let (path, body) = create_request(Dialect::Composio, "never stored");
     let url = format!("{}{path}", sim.handle.base_url("composio"));
     let result = sim
         .client
@@ -1551,7 +1548,7 @@ async fn plain_faults_still_store_nothing() {
         .await;
     assert!(result.is_err());
     assert!(
-        listed_ids(&sim, "composio", "never stored")
+        listed_ids(&sim, Dialect::Composio, "never stored")
             .await
             .is_empty()
     );

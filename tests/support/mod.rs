@@ -3,5 +3,6 @@
 #![allow(dead_code)]
 
 pub mod kube;
+pub mod providers;
 pub mod scale;
 pub mod schema_cases;
