@@ -72,20 +72,19 @@ pub enum Observe {
     GetEach,
 }
 
-/// A failed reconcile; retried with backoff. The variant is the metric label.
+/// A failed reconcile; retried with backoff. The variant is the metric label. Registry
+/// failures are not among them: they are a server's status (a condition and a requeue at
+/// the registry's pace), never a reconcile error.
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     #[error("Kubernetes API: {}", ports::kube_message(.0))]
     Kube(kube::Error),
-    #[error("registry: {0}")]
-    Remote(#[source] crate::vocab::RemoteError),
 }
 
 impl Error {
     pub fn label(&self) -> &'static str {
         match self {
             Error::Kube(_) => "kube",
-            Error::Remote(_) => "remote",
         }
     }
 }

@@ -431,8 +431,9 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
             | Deleted::NothingFound { .. },
         ) => release(server, ctx).await,
         Ok(Deleted::Suspended | Deleted::WouldDelete { .. }) => Ok(Action::await_change()),
-        Err(DeleteError::LookUp { source, .. }) => Err(Error::Remote(source)),
-        Err(DeleteError::Transient { source, .. }) => {
+        // A failed look-up of a pending create is retried as a failed delete is: the
+        // condition says why, and the registry's Retry-After is honoured.
+        Err(DeleteError::LookUp { source, .. } | DeleteError::Transient { source, .. }) => {
             retry_later(&input, &source, interval, now, ctx).await
         }
         Err(e @ DeleteError::Refused { .. }) => {
