@@ -12,7 +12,7 @@ export KUBE_VERSION
 # Builds (or reuses from ~/.cache/mcpsync) kube-apiserver, etcd, kubectl and kubetest; prints their folder.
 KUBE_BIN = $$(bash tests/kube/build.sh)
 
-.PHONY: help build test fmt fmt-check clippy unit doctest gitops kube kube-bin crds crds-check demo bench e2e
+.PHONY: help build test fmt fmt-check clippy unit doctest gitops kube kube-bin crds crds-check demo bench e2e drill
 
 help: ## list the targets
 	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
@@ -70,3 +70,6 @@ ifeq ($(MCPSYNC_E2E_EXISTING_CLUSTER),1)
 else
 	@$(MAKE) --no-print-directory kube
 endif
+
+drill: ## add a throwaway sixth registry in a scratch worktree, run the tables, list the files touched
+	bash tests/drill/sixth-registry.sh
