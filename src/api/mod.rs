@@ -67,17 +67,43 @@ pub fn crds() -> Vec<CustomResourceDefinition> {
             normalize(schema);
         }
     }
-    if let Some(spec) = crds
+    for crd in crds.iter_mut().skip(1) {
+        if let Some(spec) = spec_schema(crd) {
+            add_base_url_rules(spec);
+        }
+    }
+    if let Some(spec) = crds.first_mut().and_then(spec_schema) {
+        document_field_support(spec);
+    }
+    crds
+}
+
+/// The `spec` property of a CRD's (only) version.
+fn spec_schema(crd: &mut CustomResourceDefinition) -> Option<&mut JSONSchemaProps> {
+    crd.spec
+        .versions
         .first_mut()
-        .and_then(|crd| crd.spec.versions.first_mut())
         .and_then(|v| v.schema.as_mut())
         .and_then(|s| s.open_api_v3_schema.as_mut())
         .and_then(|s| s.properties.as_mut())
         .and_then(|p| p.get_mut("spec"))
-    {
-        document_field_support(spec);
+}
+
+/// A registry spec's rules: after the derived ones that hold for every provider (exactly
+/// one block, https), one "baseUrl is required" rule per provider that has no default.
+fn add_base_url_rules(spec: &mut JSONSchemaProps) {
+    let rules = spec.x_kubernetes_validations.get_or_insert_with(Vec::new);
+    let at = rules
+        .iter()
+        .position(|r| {
+            r.message
+                .as_deref()
+                .is_some_and(|m| m.starts_with("baseUrl uses http://"))
+        })
+        .map_or(rules.len(), |i| i + 1);
+    for (offset, rule) in registry::base_url_required_rules().into_iter().enumerate() {
+        rules.insert(at + offset, rule);
     }
-    crds
 }
 
 /// Adds to each managed McpServer field's description which providers support it and how,

@@ -5,6 +5,7 @@
 // attributes.
 #![allow(clippy::duplicated_attributes)]
 
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::ValidationRule;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time};
 use kube::core::{Message, Rule};
 use kube::{CustomResource, KubeSchema};
@@ -83,30 +84,22 @@ fn exactly_one_provider() -> Rule {
     )))
 }
 
-/// A provider without a public default base URL needs `baseUrl`.
-fn base_url_required() -> Rule {
-    let ids: Vec<&str> = ProviderKind::ALL
+/// One rule per provider without a public default base URL: it needs `baseUrl`. A rule of
+/// its own names the provider at fault; `api::crds` puts them after the rules above (CRD
+/// derive attributes take a fixed number of rules, the provider list does not).
+pub fn base_url_required_rules() -> Vec<ValidationRule> {
+    ProviderKind::ALL
         .iter()
         .filter(|k| k.default_base_url().is_none())
-        .map(|k| k.id())
-        .collect();
-    if ids.is_empty() {
-        return Rule::new("true").message("baseUrl is optional for every provider");
-    }
-    let absent: Vec<String> = ids
-        .iter()
-        .map(|id| format!("!has(self.provider.{id})"))
-        .collect();
-    let (providers, have) = match ids.as_slice() {
-        [_] => ("provider", "it has"),
-        _ => ("providers", "they have"),
-    };
-    Rule::new(format!("has(self.baseUrl) || {}", absent.join(" && "))).message(Message::Message(
-        format!(
-            "baseUrl is required for the {} {providers} ({have} no public default)",
-            either_of(&ids)
-        ),
-    ))
+        .map(|k| ValidationRule {
+            rule: format!("has(self.baseUrl) || !has(self.provider.{})", k.id()),
+            message: Some(format!(
+                "baseUrl is required for the {} provider (it has no public default)",
+                k.id()
+            )),
+            ..ValidationRule::default()
+        })
+        .collect()
 }
 
 /// Connection settings common to `McpRegistry` and `ClusterMcpRegistry`.
@@ -179,7 +172,6 @@ pub struct RegistryConnection {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = exactly_one_provider())]
 #[x_kube(validation = Rule::new(HTTPS_UNLESS_ALLOWED).message("baseUrl uses http://; set allowInsecureHttp: true to allow it"))]
-#[x_kube(validation = base_url_required())]
 pub struct McpRegistrySpec {
     /// Connection settings. Secret references name no namespace, or this McpRegistry's own.
     #[serde(flatten)]
@@ -222,7 +214,6 @@ pub struct McpRegistrySpec {
 #[serde(rename_all = "camelCase")]
 #[x_kube(validation = exactly_one_provider())]
 #[x_kube(validation = Rule::new(HTTPS_UNLESS_ALLOWED).message("baseUrl uses http://; set allowInsecureHttp: true to allow it"))]
-#[x_kube(validation = base_url_required())]
 #[x_kube(validation = cluster_refs_name_namespace())]
 pub struct ClusterMcpRegistrySpec {
     /// Connection settings. Every secret reference must name its namespace.
