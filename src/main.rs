@@ -318,7 +318,7 @@ async fn plan_or_apply(args: PlanArgs, mode: Mode) -> anyhow::Result<ExitCode> {
     }
     let state = &args.files.state;
     let text = output::render(&report, mode, args.files.output, state);
-    print!("{}", text.map_err(anyhow::Error::msg)?);
+    print!("{}", text?);
     Ok(ExitCode::from(output::run_exit_code(&report, mode)))
 }
 
@@ -329,7 +329,7 @@ async fn delete(args: FileArgs) -> anyhow::Result<ExitCode> {
     let results = within(args.timeout, &progress, work).await?;
     eprintln!("state file: {}", args.state.display());
     let text = output::render_deletes(&results, args.output, &args.state);
-    print!("{}", text.map_err(anyhow::Error::msg)?);
+    print!("{}", text?);
     Ok(ExitCode::from(output::delete_exit_code(&results)))
 }
 

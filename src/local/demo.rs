@@ -61,8 +61,7 @@ async fn step(opts: &RunOptions, sim: &sim::SimHandle) -> anyhow::Result<usize> 
     let report = run::run(opts, jiff::Timestamp::now()).await?;
     print!(
         "{}",
-        output::render(&report, Mode::Apply, Format::Text, &opts.state_path)
-            .map_err(anyhow::Error::msg)?
+        output::render(&report, Mode::Apply, Format::Text, &opts.state_path)?
     );
     let requests = sim.requests();
     println!(

@@ -162,7 +162,7 @@ pub fn render(
     mode: Mode,
     format: Format,
     state_file: &Path,
-) -> Result<String, String> {
+) -> Result<String, OutputError> {
     let command = match mode {
         Mode::Plan => Command::Plan,
         Mode::Apply => Command::Apply,
@@ -188,7 +188,7 @@ pub fn render_deletes(
     results: &[DeleteResult],
     format: Format,
     state_file: &Path,
-) -> Result<String, String> {
+) -> Result<String, OutputError> {
     let summary = Summary::of_deletes(results);
     if format == Format::Text {
         let mut out = String::new();
@@ -211,13 +211,20 @@ pub fn render_deletes(
     structured(&doc, format)
 }
 
-fn structured(doc: &Document<'_>, format: Format) -> Result<String, String> {
-    match format {
-        Format::Yaml => serde_saphyr::to_string(doc).map_err(|e| e.to_string()),
-        _ => serde_json::to_string_pretty(doc)
-            .map(|s| s + "\n")
-            .map_err(|e| e.to_string()),
-    }
+/// The output document could not be written as JSON or YAML.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    #[error("writing the output as JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("writing the output as YAML: {0}")]
+    Yaml(#[from] serde_saphyr::ser::Error),
+}
+
+fn structured(doc: &Document<'_>, format: Format) -> Result<String, OutputError> {
+    Ok(match format {
+        Format::Yaml => serde_saphyr::to_string(doc)?,
+        _ => serde_json::to_string_pretty(doc)? + "\n",
+    })
 }
 
 fn text(report: &RunReport, mode: Mode, summary: &Summary) -> String {
