@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod kube;
+pub mod operator;
 pub mod providers;
 pub mod scale;
 pub mod schema_cases;
