@@ -1476,3 +1476,50 @@ async fn slow_registry_times_out_as_unreachable() {
     assert_eq!(slow.get(&rec.id).await.unwrap().id, rec.id);
     sim.shutdown().await;
 }
+
+/// Under a registry limit below the client's configured rate, a client that lowers its
+/// own rate after a 429 (the default) runs into the limit far less often than one that
+/// only waits out each `Retry-After` and bursts again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_under_a_registry_limit_lowers_its_own_rate() {
+    let sim = start_sim().await;
+    let p = P::Pais;
+    let rec = client(&sim, p)
+        .create(&p.minimal_fields("paced"), &p.write_ctx())
+        .await
+        .unwrap();
+    sim.faults().set_rate_limit(mcpsync::sim::RateLimit {
+        provider: p.sim(),
+        per_minute: 600,
+        burst: Some(2),
+    });
+    let mut throttled = Vec::new();
+    for adaptive in [false, true] {
+        // Let the simulator's bucket fill up again between the two runs.
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let mut cfg = config(&sim, p);
+        cfg.requests_per_second = 100.0;
+        cfg.burst = 10;
+        cfg.max_attempts = 50;
+        cfg.adaptive_rate = adaptive;
+        let c = client_with(p, cfg, None);
+        sim.clear_log();
+        let calls = (0..20).map(|_| c.get(&rec.id));
+        for result in futures::future::join_all(calls).await {
+            assert_eq!(result.unwrap().id, rec.id);
+        }
+        let statuses: Vec<u16> = requests(&sim, p, "GET").iter().map(|r| r.status).collect();
+        assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 20);
+        throttled.push(statuses.iter().filter(|s| **s == 429).count());
+        if adaptive {
+            assert!(c.current_rate() < 100.0, "{}", c.current_rate());
+        }
+    }
+    let (bursting, adaptive) = (throttled[0], throttled[1]);
+    eprintln!("429 answers for 20 calls: {bursting} without adaptation, {adaptive} with");
+    assert!(
+        adaptive * 2 <= bursting,
+        "429s: {adaptive} adaptive vs {bursting} bursting"
+    );
+    sim.shutdown().await;
+}

@@ -31,6 +31,7 @@ use serde_json::Value;
 use tokio::time::Instant;
 use url::Url;
 
+use super::pacing::Pacing;
 use super::{
     Change, Cursor, ErrorClass, Method, ProviderModel, RemoteError, RemoteRecord, RequestSpec,
     WriteContext,
@@ -80,6 +81,9 @@ pub struct ClientConfig {
     pub max_retry_wait: Duration,
     /// Most pages read by one `list_all`: a guard against a registry that never ends.
     pub max_pages: usize,
+    /// Lower the client's own rate after a 429 and raise it again with each answer
+    /// (additive increase, multiplicative decrease; see `pacing`). Default on.
+    pub adaptive_rate: bool,
 }
 
 impl ClientConfig {
@@ -101,6 +105,7 @@ impl ClientConfig {
             max_backoff: Duration::from_secs(10),
             max_retry_wait: Duration::from_secs(10),
             max_pages: 1000,
+            adaptive_rate: true,
         }
     }
 
@@ -203,6 +208,8 @@ struct Inner {
     auth: HeaderMap,
     redactor: Redactor,
     limiter: DefaultDirectRateLimiter,
+    /// The rate the registry grants, as learnt from its 429s (`None`: not adaptive).
+    pacing: Option<Pacing>,
     /// Set by a `Retry-After`: no caller of this client sends before then.
     paused_until: Mutex<Option<Instant>>,
     requests: AtomicU64,
@@ -271,6 +278,9 @@ impl RegistryClient {
                 registry,
                 reason: e.to_string(),
             })?;
+        let pacing = config
+            .adaptive_rate
+            .then(|| Pacing::new(config.requests_per_second, Instant::now()));
         Ok(RegistryClient {
             inner: Arc::new(Inner {
                 model,
@@ -279,6 +289,7 @@ impl RegistryClient {
                 auth: headers,
                 redactor,
                 limiter,
+                pacing,
                 paused_until: Mutex::new(None),
                 requests: AtomicU64::new(0),
                 retries: AtomicU64::new(0),
@@ -536,6 +547,10 @@ impl RegistryClient {
             metrics.rate_limit_wait(self.registry());
             self.inner.limiter.until_ready().await;
         }
+        if let Some(slot) = self.pacing_slot() {
+            metrics.rate_limit_wait(self.registry());
+            tokio::time::sleep_until(slot).await;
+        }
         self.inner.requests.fetch_add(1, Ordering::Relaxed);
         let started = std::time::Instant::now();
         let mut request = self
@@ -567,12 +582,31 @@ impl RegistryClient {
             status = status.as_u16(),
             "registry answered"
         );
+        if let Some(pacing) = &self.inner.pacing {
+            match status {
+                StatusCode::TOO_MANY_REQUESTS => pacing.throttled(),
+                s if s.is_success() => pacing.succeeded(),
+                _ => {}
+            }
+        }
         let retry_after = retry_after(response.headers(), SystemTime::now());
         let bytes = self.read_capped(spec, response).await?;
         if status.is_success() {
             return self.success_body(spec, status, &bytes);
         }
         Err(self.answer_failure(spec, status, &bytes, retry_after))
+    }
+
+    fn pacing_slot(&self) -> Option<Instant> {
+        self.inner.pacing.as_ref()?.reserve(Instant::now())
+    }
+
+    /// The rate this client allows itself now: its configured rate, lower after 429s.
+    pub fn current_rate(&self) -> f64 {
+        self.inner
+            .pacing
+            .as_ref()
+            .map_or(self.inner.config.requests_per_second, Pacing::rate)
     }
 
     /// Holds every caller of this client back until `delay` from now: a `Retry-After`

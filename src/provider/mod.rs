@@ -7,6 +7,7 @@
 //! "Adding a registry").
 
 pub mod http;
+mod pacing;
 mod wire;
 
 use std::collections::BTreeMap;
