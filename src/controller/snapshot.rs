@@ -2,8 +2,16 @@
 //! refreshed from every write's answer. Reconciles decide against it and fall back to a
 //! GET only for a record it lacks, so in steady state the remote traffic of a registry is
 //! its LIST pages once per interval: no GET per server, no PATCH.
+//!
+//! A listing is read in the background once three quarters of the interval have passed,
+//! while reconciles keep reading the previous one: a registry whose servers come due all
+//! through the interval (any large one) never holds its reconciles back for its 100
+//! pages. Only a missing listing, or one older than the interval with none under way, is
+//! read while the reconcile waits. A
+//! failed listing is tried again after a backoff (capped by the interval), not by every
+//! reconcile; meanwhile a stale snapshot is not trusted and each reconcile GETs its record.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +27,9 @@ use crate::vocab::{
     Change, ErrorClass, Field, RegistryId, RemoteError, RemoteRecord, WriteContext,
 };
 
+/// First wait after a failed listing; doubled per failure, never above the interval.
+const FIRST_LISTING_BACKOFF: Duration = Duration::from_secs(2);
+
 /// The listing of one registry.
 #[derive(Debug, Default)]
 pub struct Snapshot {
@@ -29,6 +40,55 @@ pub struct Snapshot {
 struct State {
     fetched: Option<Instant>,
     by_id: HashMap<String, RemoteRecord>,
+    /// A background listing is under way; `touched` holds the ids written (or deleted)
+    /// since it started, whose listing entries are older than what is known.
+    refreshing: bool,
+    touched: HashSet<String>,
+    /// Listings failed in a row, and when the next may be tried.
+    failures: u32,
+    retry_at: Option<Instant>,
+}
+
+impl State {
+    fn age(&self) -> Option<Duration> {
+        self.fetched.map(|t| t.elapsed())
+    }
+
+    fn backing_off(&self) -> bool {
+        self.retry_at.is_some_and(|t| Instant::now() < t)
+    }
+
+    /// Takes a listing read since `refreshing` was set: records written meanwhile keep
+    /// their newer state.
+    fn install(&mut self, records: Vec<RemoteRecord>) {
+        let mut by_id: HashMap<String, RemoteRecord> =
+            records.into_iter().map(|r| (r.id.clone(), r)).collect();
+        for id in self.touched.drain() {
+            match self.by_id.remove(&id) {
+                Some(known) => by_id.insert(id, known),
+                None => by_id.remove(&id),
+            };
+        }
+        self.by_id = by_id;
+        self.fetched = Some(Instant::now());
+        self.failures = 0;
+        self.retry_at = None;
+    }
+
+    fn failed(&mut self, max_age: Duration) {
+        self.touched.clear();
+        self.failures = self.failures.saturating_add(1);
+        let doubling = 2u32.saturating_pow(self.failures.saturating_sub(1).min(16));
+        let wait = FIRST_LISTING_BACKOFF.saturating_mul(doubling).min(max_age);
+        self.retry_at = Some(Instant::now() + wait);
+    }
+
+    /// Notes a write of `id` (its answer is newer than any listing under way).
+    fn touch(&mut self, id: &str) {
+        if self.refreshing {
+            self.touched.insert(id.to_string());
+        }
+    }
 }
 
 /// The snapshots of every registry, by identity.
@@ -91,36 +151,62 @@ impl SnapshotRegistry {
             return Ok(record);
         }
         let mut state = self.snapshot.state.lock().await;
-        let stale = state.fetched.is_none_or(|t| t.elapsed() >= self.max_age);
-        if stale {
-            tracing::debug!(age = ?state.fetched.map(|t| t.elapsed()), max_age = ?self.max_age, "reading the registry's listing");
+        let expired = state.age().is_none_or(|a| a >= self.max_age);
+        if expired && !state.refreshing && !state.backing_off() {
+            // No listing, or one older than the interval with none under way (a registry
+            // whose few servers came due before anyone started one): read it now, holding
+            // the snapshot, so that no decision rests on a listing older than the interval
+            // and the other reconciles do not each GET their record.
+            tracing::debug!(age = ?state.age(), max_age = ?self.max_age, "reading the registry's listing");
             match self.client.list_all(None).await {
-                Ok(records) => {
-                    state.by_id = records.into_iter().map(|r| (r.id.clone(), r)).collect();
-                    state.fetched = Some(Instant::now());
-                }
+                Ok(records) => state.install(records),
                 Err(e) if e.class == ErrorClass::Unauthorized => return Err(e),
-                // A listing that fails falls back to one GET for this record.
-                Err(_) => {}
+                Err(_) => state.failed(self.max_age),
             }
+        } else if !expired
+            && !state.refreshing
+            && !state.backing_off()
+            && state.age().is_some_and(|a| a >= self.max_age.mul_f64(0.75))
+        {
+            state.refreshing = true;
+            self.refresh_in_background();
         }
-        if let Some(record) = state.by_id.get(id).filter(|_| state.fetched.is_some()) {
+        // A listing under way vouches for the previous one, up to a second interval.
+        let trusted = state.age().is_some_and(|a| {
+            a < self.max_age || (state.refreshing && a < self.max_age.saturating_mul(2))
+        });
+        if let Some(record) = state.by_id.get(id).filter(|_| trusted) {
             return Ok(record.clone());
         }
         drop(state);
-        // Not in the listing (created since, or hidden by it): confirm with a GET.
+        // Not in the listing (created since, or hidden by it), or no listing to trust:
+        // confirm with a GET.
         let record = self.client.get(id).await?;
         self.remember(&record).await;
         Ok(record)
     }
 
+    /// Reads the listing without holding the snapshot: readers keep the previous one.
+    fn refresh_in_background(&self) {
+        let client = self.client.clone();
+        let snapshot = self.snapshot.clone();
+        let max_age = self.max_age;
+        tokio::spawn(async move {
+            tracing::debug!(max_age = ?max_age, "refreshing the registry's listing");
+            let answer = client.list_all(None).await;
+            let mut state = snapshot.state.lock().await;
+            state.refreshing = false;
+            match answer {
+                Ok(records) => state.install(records),
+                Err(_) => state.failed(max_age),
+            }
+        });
+    }
+
     async fn remember(&self, record: &RemoteRecord) {
-        self.snapshot
-            .state
-            .lock()
-            .await
-            .by_id
-            .insert(record.id.clone(), record.clone());
+        let mut state = self.snapshot.state.lock().await;
+        state.touch(&record.id);
+        state.by_id.insert(record.id.clone(), record.clone());
     }
 
     async fn written(
@@ -185,8 +271,167 @@ impl RegistryApi for SnapshotRegistry {
                 .as_ref()
                 .is_err_and(|e| e.class == ErrorClass::NotFound)
         {
-            self.snapshot.state.lock().await.by_id.remove(id);
+            let mut state = self.snapshot.state.lock().await;
+            state.touch(id);
+            state.by_id.remove(id);
         }
         answer
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::api::{PaisProvider, ProviderSpec, SecretKeyRef};
+    use crate::provider::http::ClientConfig;
+    use crate::provider::model_for;
+    use crate::secret::SecretValue;
+    use crate::sim::{self, SimConfig, SimHandle};
+    use crate::vocab::field::Field;
+
+    fn client(sim: &SimHandle) -> RegistryClient {
+        let model = model_for(&ProviderSpec::Pais(PaisProvider {
+            token_secret_ref: SecretKeyRef {
+                name: "t".into(),
+                key: "t".into(),
+                namespace: None,
+            },
+        }));
+        let auth = model
+            .auth_headers()
+            .into_iter()
+            .map(|h| (h, SecretValue::new("token")))
+            .collect();
+        let mut config = ClientConfig::new(sim.base_url("pais").parse().expect("url"));
+        config.allow_insecure_http = true;
+        config.max_attempts = 1;
+        config.requests_per_second = 1000.0;
+        config.burst = 100;
+        RegistryClient::new(model, config, auth).expect("client")
+    }
+
+    async fn record(client: &RegistryClient, name: &str) -> RemoteRecord {
+        let fields = BTreeMap::from([
+            (Field::DisplayName, Value::from(name)),
+            (Field::Url, Value::from("https://mcp.example.com")),
+            (Field::Transport, Value::from("StreamableHttp")),
+        ]);
+        client
+            .create(&fields, &WriteContext::default())
+            .await
+            .expect("create")
+    }
+
+    /// Listings and GETs of records the simulator answered.
+    fn calls(sim: &SimHandle) -> (usize, usize) {
+        let gets: Vec<_> = sim
+            .requests()
+            .into_iter()
+            .filter(|r| r.method == "GET")
+            .collect();
+        let lists = gets
+            .iter()
+            .filter(|r| r.path.trim_end_matches('/').ends_with("mcp-servers"))
+            .count();
+        (lists, gets.len() - lists)
+    }
+
+    async fn settled(snapshot: &Snapshot) {
+        for _ in 0..100 {
+            if !snapshot.state.lock().await.refreshing {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("the background listing never ended");
+    }
+
+    fn registry(sim: &SimHandle, max_age: Duration) -> SnapshotRegistry {
+        SnapshotRegistry {
+            client: client(sim),
+            snapshot: Arc::default(),
+            max_age,
+            live: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn readers_keep_the_previous_listing_while_it_is_refreshed() {
+        let sim = sim::start(SimConfig::default()).await.expect("sim");
+        let registry = registry(&sim, Duration::from_millis(400));
+        let rec = record(&registry.client, "first").await;
+        assert_eq!(registry.get(&rec.id).await.expect("get").id, rec.id);
+        sim.clear_log();
+        tokio::time::sleep(Duration::from_millis(320)).await;
+        // The registry is slow now: a reader that waited for the listing would notice.
+        sim.faults().set_latency(None, Duration::from_millis(600));
+        let seen = registry.get(&rec.id).await.expect("get");
+        assert_eq!(seen.id, rec.id);
+        assert!(
+            registry.snapshot.state.lock().await.refreshing,
+            "the reader returned before the listing it started"
+        );
+        settled(&registry.snapshot).await;
+        assert_eq!(calls(&sim), (1, 0), "one listing, no GET");
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_write_during_a_refresh_is_not_undone_by_its_listing() {
+        let sim = sim::start(SimConfig::default()).await.expect("sim");
+        let registry = registry(&sim, Duration::from_millis(400));
+        let kept = record(&registry.client, "kept").await;
+        let gone = record(&registry.client, "gone").await;
+        registry.get(&kept.id).await.expect("get");
+        tokio::time::sleep(Duration::from_millis(320)).await;
+        sim.faults().set_latency(None, Duration::from_millis(300));
+        registry.get(&kept.id).await.expect("get");
+        // While the listing is read: a write's answer, and a delete.
+        let mut renamed = kept.clone();
+        renamed
+            .fields
+            .insert(Field::DisplayName, Value::from("renamed"));
+        registry.remember(&renamed).await;
+        {
+            let mut state = registry.snapshot.state.lock().await;
+            state.touch(&gone.id);
+            state.by_id.remove(&gone.id);
+        }
+        settled(&registry.snapshot).await;
+        let state = registry.snapshot.state.lock().await;
+        assert_eq!(
+            state
+                .by_id
+                .get(&kept.id)
+                .and_then(|r| r.fields.get(&Field::DisplayName)),
+            Some(&Value::from("renamed"))
+        );
+        assert!(
+            !state.by_id.contains_key(&gone.id),
+            "a deleted record came back"
+        );
+        drop(state);
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_failed_listing_waits_out_a_backoff_instead_of_every_reconcile_trying_it() {
+        let sim = sim::start(SimConfig::default()).await.expect("sim");
+        let registry = registry(&sim, Duration::from_millis(600));
+        let rec = record(&registry.client, "one").await;
+        sim.clear_log();
+        sim.faults().push_next("503:1:pais".parse().expect("fault"));
+        for _ in 0..3 {
+            assert_eq!(registry.get(&rec.id).await.expect("get").id, rec.id);
+        }
+        assert_eq!(calls(&sim), (1, 3), "one failed listing, then a GET each");
+        // The backoff (capped by the interval) has passed: the listing is tried again.
+        tokio::time::sleep(Duration::from_millis(700)).await;
+        sim.clear_log();
+        for _ in 0..3 {
+            registry.get(&rec.id).await.expect("get");
+        }
+        assert_eq!(calls(&sim), (1, 0), "one listing serves every reader");
+        sim.shutdown().await;
     }
 }
