@@ -1175,3 +1175,90 @@ spec:
     .await;
     w.operator = Some(b);
 }
+
+/// The operator's events (events.k8s.io/v1) about one object of the namespace.
+async fn events_of(w: &World, name: &str) -> Vec<k8s_openapi::api::events::v1::Event> {
+    let api: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(w.client.clone(), &w.ns.name);
+    api.list(&Default::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                && e.reporting_controller.as_deref() == Some("mcpsync")
+        })
+        .collect()
+}
+
+/// (note, series count) of the `Patched` events of `name`, sorted by note.
+async fn patched_events(w: &World, name: &str) -> Vec<(String, i32)> {
+    let mut patched: Vec<(String, i32)> = events_of(w, name)
+        .await
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("Patched"))
+        .map(|e| (e.note.unwrap_or_default(), e.series.map_or(1, |s| s.count)))
+        .collect();
+    patched.sort();
+    patched
+}
+
+/// Rotates the `docs-token` Secret and waits until server `docs` has PATCHed its headers.
+async fn rotate_docs_token(w: &World, value: &str) {
+    let headers_of = |s: &McpServerStatus| s.applied_fingerprints.get("headers").cloned();
+    let before = w
+        .servers()
+        .get("docs")
+        .await
+        .unwrap()
+        .status
+        .unwrap_or_default();
+    w.apply(&token_secret(value));
+    w.wait_status("docs", "the rotated header applied", |s| {
+        headers_of(s) != headers_of(&before)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_patch_event_names_its_own_fields_and_repeats_fold_into_a_series() {
+    let w = World::start("ctl-events").await;
+    w.pais_registry();
+    w.apply(&token_secret("Bearer one"));
+    w.apply(PAIS_SERVER);
+    w.wait_status("docs", "Ready", ready).await;
+    // 1. headers (a rotated Secret), 2. documentation_url, 3. headers again.
+    rotate_docs_token(&w, "Bearer two").await;
+    w.apply(&PAIS_SERVER.replace(
+        "description: first",
+        "description: first\n  documentationUrl: https://docs.example.com/guide",
+    ));
+    w.wait_status("docs", "documentationUrl applied", |s| {
+        s.observed_generation == Some(2) && ready(s)
+    })
+    .await;
+    rotate_docs_token(&w, "Bearer three").await;
+
+    let headers = "patched fields: headers".to_string();
+    let docs = "patched fields: documentation_url".to_string();
+    let want = vec![(docs, 1), (headers, 2)];
+    // Events are published after the status write: give them a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut patched = patched_events(&w, "docs").await;
+    while patched != want && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        patched = patched_events(&w, "docs").await;
+    }
+    assert_eq!(
+        patched, want,
+        "each PATCH's event names its own fields; the identical second headers PATCH is \
+         the first one's series (count 2), not a new object"
+    );
+    let patches = w
+        .writes()
+        .into_iter()
+        .filter(|(m, _, _)| m == "PATCH")
+        .count();
+    assert_eq!(patches, 3, "three PATCHes, three events counted");
+}
