@@ -133,7 +133,7 @@ struct Published {
 
 /// What to send for an event.
 #[derive(Debug, PartialEq, Eq)]
-enum Send {
+enum Publish {
     /// A new Event object.
     Create,
     /// One more of the series of the Event named so.
@@ -152,18 +152,18 @@ struct Folds {
 }
 
 impl Folds {
-    fn decide(&mut self, key: &Key, now: Timestamp) -> Send {
+    fn decide(&mut self, key: &Key, now: Timestamp) -> Publish {
         let window = jiff::SignedDuration::try_from(SERIES_WINDOW).unwrap_or_default();
         // Forgotten once out of the window: the map stays as small as the last minutes'
         // distinct events, however long the operator runs.
         self.recent.retain(|_, p| p.last + window > now);
         match self.recent.get(key) {
-            Some(p) => Send::Repeat {
+            Some(p) => Publish::Repeat {
                 namespace: p.namespace.clone(),
                 name: p.name.clone(),
                 count: p.count + 1,
             },
-            None => Send::Create,
+            None => Publish::Create,
         }
     }
 
@@ -217,7 +217,7 @@ impl Recorder {
         };
         let now = Timestamp::now();
         let send = self.folds.lock().decide(&key, now);
-        if let Send::Repeat {
+        if let Publish::Repeat {
             namespace,
             name,
             count,
@@ -327,11 +327,11 @@ mod tests {
         let mut folds = Folds::default();
         let headers = key(EventReason::Patched, "patched fields: headers");
         let docs = key(EventReason::Patched, "patched fields: documentationUrl");
-        assert_eq!(folds.decide(&headers, at(0)), Send::Create);
+        assert_eq!(folds.decide(&headers, at(0)), Publish::Create);
         folds.published(headers.clone(), "ns".into(), "docs.a".into(), 1, at(0));
         assert_eq!(
             folds.decide(&docs, at(1)),
-            Send::Create,
+            Publish::Create,
             "another note is another event, not a repeat of the first"
         );
         folds.published(docs.clone(), "ns".into(), "docs.b".into(), 1, at(1));
@@ -339,7 +339,7 @@ mod tests {
             let send = folds.decide(&headers, at(count.into()));
             assert_eq!(
                 send,
-                Send::Repeat {
+                Publish::Repeat {
                     namespace: "ns".into(),
                     name: "docs.a".into(),
                     count
@@ -362,9 +362,9 @@ mod tests {
         folds.published(refused.clone(), "ns".into(), "docs.a".into(), 1, at(0));
         assert!(matches!(
             folds.decide(&refused, at(300)),
-            Send::Repeat { .. }
+            Publish::Repeat { .. }
         ));
-        assert_eq!(folds.decide(&refused, at(361)), Send::Create);
+        assert_eq!(folds.decide(&refused, at(361)), Publish::Create);
         assert!(folds.recent.is_empty(), "nothing kept past the window");
     }
 
