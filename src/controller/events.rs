@@ -161,7 +161,7 @@ impl Folds {
             Some(p) => Publish::Repeat {
                 namespace: p.namespace.clone(),
                 name: p.name.clone(),
-                count: p.count + 1,
+                count: p.count.saturating_add(1),
             },
             None => Publish::Create,
         }
@@ -216,12 +216,12 @@ impl Recorder {
             note,
         };
         let now = Timestamp::now();
-        let send = self.folds.lock().decide(&key, now);
+        let publish = self.folds.lock().decide(&key, now);
         if let Publish::Repeat {
             namespace,
             name,
             count,
-        } = send
+        } = publish
         {
             let series = json!({"series": EventSeries {
                 count,
