@@ -1175,3 +1175,227 @@ spec:
     .await;
     w.operator = Some(b);
 }
+
+/// The operator's events (events.k8s.io/v1) about one object of the namespace.
+async fn events_of(w: &World, name: &str) -> Vec<k8s_openapi::api::events::v1::Event> {
+    let api: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(w.client.clone(), &w.ns.name);
+    api.list(&Default::default())
+        .await
+        .map(|l| l.items)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|e| {
+            e.regarding.as_ref().and_then(|r| r.name.as_deref()) == Some(name)
+                && e.reporting_controller.as_deref() == Some("mcpsync")
+        })
+        .collect()
+}
+
+/// (note, series count) of the `Patched` events of `name`, sorted by note.
+async fn patched_events(w: &World, name: &str) -> Vec<(String, i32)> {
+    let mut patched: Vec<(String, i32)> = events_of(w, name)
+        .await
+        .into_iter()
+        .filter(|e| e.reason.as_deref() == Some("Patched"))
+        .map(|e| (e.note.unwrap_or_default(), e.series.map_or(1, |s| s.count)))
+        .collect();
+    patched.sort();
+    patched
+}
+
+/// Rotates the `docs-token` Secret and waits until server `docs` has PATCHed its headers.
+async fn rotate_docs_token(w: &World, value: &str) {
+    let headers_of = |s: &McpServerStatus| s.applied_fingerprints.get("headers").cloned();
+    let before = w
+        .servers()
+        .get("docs")
+        .await
+        .unwrap()
+        .status
+        .unwrap_or_default();
+    w.apply(&token_secret(value));
+    w.wait_status("docs", "the rotated header applied", |s| {
+        headers_of(s) != headers_of(&before)
+    })
+    .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_patch_event_names_its_own_fields_and_repeats_fold_into_a_series() {
+    let w = World::start("ctl-events").await;
+    w.pais_registry();
+    w.apply(&token_secret("Bearer one"));
+    w.apply(PAIS_SERVER);
+    w.wait_status("docs", "Ready", ready).await;
+    // 1. headers (a rotated Secret), 2. documentation_url, 3. headers again.
+    rotate_docs_token(&w, "Bearer two").await;
+    w.apply(&PAIS_SERVER.replace(
+        "description: first",
+        "description: first\n  documentationUrl: https://docs.example.com/guide",
+    ));
+    w.wait_status("docs", "documentationUrl applied", |s| {
+        s.observed_generation == Some(2) && ready(s)
+    })
+    .await;
+    rotate_docs_token(&w, "Bearer three").await;
+
+    let headers = "patched fields: headers".to_string();
+    let docs = "patched fields: documentation_url".to_string();
+    let want = vec![(docs, 1), (headers, 2)];
+    // Events are published after the status write: give them a moment.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut patched = patched_events(&w, "docs").await;
+    while patched != want && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        patched = patched_events(&w, "docs").await;
+    }
+    assert_eq!(
+        patched, want,
+        "each PATCH's event names its own fields; the identical second headers PATCH is \
+         the first one's series (count 2), not a new object"
+    );
+    let patches = w
+        .writes()
+        .into_iter()
+        .filter(|(m, _, _)| m == "PATCH")
+        .count();
+    assert_eq!(patches, 3, "three PATCHes, three events counted");
+}
+
+/// The reason of a registry's Ready condition.
+async fn registry_ready_reason(w: &World, name: &str) -> Option<String> {
+    let registries: Api<McpRegistry> = Api::namespaced(w.client.clone(), &w.ns.name);
+    registries
+        .get_opt(name)
+        .await
+        .ok()
+        .flatten()
+        .and_then(|r| r.status)
+        .and_then(|s| s.conditions.into_iter().find(|c| c.type_ == "Ready"))
+        .map(|c| c.reason)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn changes_made_during_a_registry_outage_are_applied_within_an_interval_of_its_end() {
+    const INTERVAL: Duration = Duration::from_secs(10);
+    const OUTAGE: Duration = Duration::from_secs(45);
+    let w = World::with("ctl-outage", SimConfig::default(), "10s").await;
+    // Three registries, each with one server: three independent draws of the checks'
+    // jitter (with the uncapped backoff, all three back within 15 s of a 45 s outage is
+    // a chance of about 1 in 400).
+    let names = ["a", "b", "c"];
+    let mut yaml = String::from(
+        "apiVersion: v1\nkind: Secret\nmetadata: {name: pais-token, namespace: NS}\nstringData: {token: pais-token}\n",
+    );
+    for n in names {
+        yaml.push_str(&format!(
+            "---
+apiVersion: mcpsync.dev/v1alpha1
+kind: McpRegistry
+metadata: {{name: pais-{n}, namespace: NS}}
+spec:
+  provider:
+    pais:
+      tokenSecretRef: {{name: pais-token, key: token}}
+  baseUrl: {base}
+  allowInsecureHttp: true
+---
+apiVersion: mcpsync.dev/v1alpha1
+kind: McpServer
+metadata: {{name: server-{n}, namespace: NS}}
+spec:
+  registryRef: {{name: pais-{n}}}
+  displayName: Tools {n}
+  url: https://{n}.example.com/mcp
+  transport: StreamableHttp
+  description: before
+",
+            base = w.sim.base_url("pais")
+        ));
+    }
+    w.apply(&yaml);
+    for n in names {
+        w.wait_status(&format!("server-{n}"), "Ready", ready).await;
+    }
+
+    // The outage: every call answered 503 (Retry-After: 1). A touched Secret makes every
+    // registry check at once, so that their backoff grows over the whole outage.
+    w.sim.faults().push_next(NextFault {
+        provider: Some(Provider::Pais),
+        status: 503,
+        retry_after: None,
+        count: u32::MAX,
+        drop: false,
+        after: false,
+    });
+    let outage = Instant::now();
+    w.apply("apiVersion: v1\nkind: Secret\nmetadata: {name: pais-token, namespace: NS, labels: {touched: 'yes'}}\nstringData: {token: pais-token}\n");
+    for n in names {
+        let registry = format!("pais-{n}");
+        while registry_ready_reason(&w, &registry).await.as_deref() != Some("Unreachable") {
+            assert!(
+                outage.elapsed() < Duration::from_secs(20),
+                "{registry} never Unreachable"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+    // The changes, made during the outage.
+    let servers = w.servers();
+    for n in names {
+        let patch = json!({"spec": {"description": "during the outage"}});
+        servers
+            .patch(
+                &format!("server-{n}"),
+                &PatchParams::default(),
+                &Patch::Merge(&patch),
+            )
+            .await
+            .unwrap();
+    }
+    // Refused while their registry is not ready: nothing requeues them, only the
+    // registry's next successful check wakes them.
+    for n in names {
+        w.wait_status(
+            &format!("server-{n}"),
+            "RegistryNotReady",
+            not_ready_with("RegistryNotReady"),
+        )
+        .await;
+    }
+    tokio::time::sleep(OUTAGE.saturating_sub(outage.elapsed())).await;
+    w.sim.faults().clear();
+    w.sim.clear_log();
+    let ended = Instant::now();
+
+    for n in names {
+        w.wait_status(&format!("server-{n}"), "the change applied", |s| {
+            s.observed_generation == Some(2) && ready(s)
+        })
+        .await;
+    }
+    let late = ended.elapsed();
+    let patched = w
+        .writes()
+        .into_iter()
+        .filter(|(m, _, body)| {
+            m == "PATCH"
+                && body
+                    .as_ref()
+                    .is_some_and(|b| b["description"] == "during the outage")
+        })
+        .count();
+    assert_eq!(
+        patched,
+        names.len(),
+        "each change PATCHed once after the outage"
+    );
+    // One interval for the registry's next check, and a few seconds for the check's
+    // status write to wake its server and that server's listing and PATCH.
+    assert!(
+        late <= INTERVAL + Duration::from_secs(5),
+        "the changes were applied {late:?} after the outage ended (interval {INTERVAL:?})"
+    );
+    eprintln!("applied {late:?} after a {OUTAGE:?} outage");
+}

@@ -8,12 +8,12 @@ use std::time::Duration;
 
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
-use kube::runtime::events::{Event, EventType, Recorder};
 use kube::runtime::reflector::{ObjectRef, Store};
 use kube::{Resource, ResourceExt};
 use parking_lot::{Mutex, RwLock};
 
 use crate::api::{ClusterMcpRegistry, McpRegistry, McpServer};
+use crate::controller::events::{EventAction, EventReason, Recorder};
 use crate::controller::index::{RefIndex, registry_secrets};
 use crate::controller::ports::KubeSecrets;
 use crate::controller::snapshot::Snapshots;
@@ -181,29 +181,17 @@ impl Ctx {
     }
 
     /// Publishes an Event about `object`; a failure to publish is logged, never fatal.
-    pub async fn event<K>(
-        &self,
-        object: &K,
-        warning: bool,
-        reason: &str,
-        action: &str,
-        note: String,
-    ) where
+    pub async fn event<K>(&self, object: &K, reason: EventReason, action: EventAction, note: String)
+    where
         K: Resource<DynamicType = ()>,
     {
-        let event = Event {
-            type_: if warning {
-                EventType::Warning
-            } else {
-                EventType::Normal
-            },
-            reason: reason.to_string(),
-            note: Some(truncate(note, 1000)),
-            action: action.to_string(),
-            secondary: None,
-        };
-        if let Err(e) = self.recorder.publish(&event, &object.object_ref(&())).await {
-            tracing::warn!(object = %object.meta().name.as_deref().unwrap_or_default(), error = %e, "could not publish an event");
+        let note = truncate(note, 1000);
+        if let Err(e) = self
+            .recorder
+            .publish(&object.object_ref(&()), reason, action, note)
+            .await
+        {
+            tracing::warn!(object = %object.meta().name.as_deref().unwrap_or_default(), %reason, error = %e, "could not publish an event");
         }
     }
 }

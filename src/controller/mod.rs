@@ -4,6 +4,7 @@
 //! operator's own status writes cause no work, status writes, events and the finalizer.
 
 pub mod context;
+pub mod events;
 pub mod index;
 pub mod ports;
 pub mod registry;
@@ -20,7 +21,6 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
-use kube::runtime::events::{Recorder, Reporter};
 use kube::runtime::reflector::{self, ObjectRef};
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
@@ -34,6 +34,7 @@ use crate::api::{
 use crate::engine::schedule::{self, Requeue, Settled};
 use crate::vocab::{ObjectKey, RegistryId};
 use context::{Ctx, Settings, Stores};
+use events::{Recorder, Reporter};
 use index::{RefIndex, SecretKey, server_refs};
 
 /// How `mcpsync run` is set up.

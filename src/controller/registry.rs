@@ -12,6 +12,7 @@ use crate::api::conditions::{Reason, types};
 use crate::api::{ClusterMcpRegistry, McpRegistry, RegistryStatus};
 use crate::controller::Error;
 use crate::controller::context::Ctx;
+use crate::controller::events::{EventAction, EventReason};
 use crate::controller::index::{cluster_view, namespaced_view, registry_secrets};
 use crate::controller::status::registry_status_due;
 use crate::engine::schedule::{self, Requeue, Settled};
@@ -202,8 +203,8 @@ async fn reconcile<R: RegistryObject>(registry: &R, ctx: &Ctx) -> Result<Action,
         .iter()
         .all(|c| c.reason != check.reason.as_str());
     if !check.ready && new_refusal {
-        let reason = check.reason.as_str();
-        ctx.event(registry, true, reason, "Check", check.message.clone())
+        let reason = EventReason::of_check(check.reason);
+        ctx.event(registry, reason, EventAction::Check, check.message.clone())
             .await;
     }
     tracing::debug!(registry = %view.id, ready = check.ready, "checked");

@@ -15,6 +15,7 @@ use crate::api::conditions::{Reason, types};
 use crate::api::{CLEANUP_FINALIZER, McpServer, McpServerStatus, RECONCILE_REQUESTED_AT};
 use crate::controller::Error;
 use crate::controller::context::Ctx;
+use crate::controller::events::{EventAction, EventReason};
 use crate::controller::ports::{StatusIntents, StoreOwners, StoreRegistries};
 use crate::controller::snapshot::SnapshotRegistry;
 use crate::controller::status::{FIELD_MANAGER, server_status_due};
@@ -296,9 +297,8 @@ async fn report_events(
             let id = result.external_id.clone().unwrap_or_default();
             ctx.event(
                 server,
-                false,
-                "Created",
-                "Create",
+                EventReason::Created,
+                EventAction::Create,
                 format!(
                     "created record {id} in {}",
                     result.registry.as_deref().unwrap_or("its registry")
@@ -309,9 +309,8 @@ async fn report_events(
         ActionKind::Patch => {
             ctx.event(
                 server,
-                false,
-                "Patched",
-                "Patch",
+                EventReason::Patched,
+                EventAction::Patch,
                 format!("patched fields: {}", fields.join(", ")),
             )
             .await;
@@ -328,15 +327,14 @@ async fn report_events(
         && stalled(prev).as_ref() != Some(&(reason.clone(), message.clone()))
     {
         let event_reason = if reason == Reason::Unauthorized.as_str() {
-            "Unauthorized"
+            EventReason::Unauthorized
         } else {
-            "Refused"
+            EventReason::Refused
         };
         ctx.event(
             server,
-            true,
             event_reason,
-            "Reconcile",
+            EventAction::Reconcile,
             format!("{reason}: {message}"),
         )
         .await;
@@ -421,7 +419,8 @@ async fn cleanup(server: &McpServer, key: &ObjectKey, ctx: &Ctx) -> Result<Actio
         Ok(Deleted::Deleted { id }) => {
             let from = label.as_deref().unwrap_or("its registry");
             let note = format!("deleted record {id} from {from}");
-            ctx.event(server, false, "Deleted", "Delete", note).await;
+            ctx.event(server, EventReason::Deleted, EventAction::Delete, note)
+                .await;
             release(server, ctx).await
         }
         Ok(

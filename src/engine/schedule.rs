@@ -9,8 +9,10 @@ use crate::api::conditions::types;
 pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(600);
 /// First wait after a transient failure; doubles per consecutive failure.
 pub const BACKOFF_BASE: Duration = Duration::from_secs(5);
-/// Longest wait after transient failures.
+/// Longest wait after transient failures, whatever the sync interval.
 pub const BACKOFF_MAX: Duration = Duration::from_secs(300);
+/// Shortest cap of that wait, so that a nonsense interval cannot make a busy loop.
+const BACKOFF_MIN_CAP: Duration = Duration::from_secs(1);
 
 /// When the next reconcile of an object is due.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,6 +43,10 @@ pub enum Settled {
 /// together spread out), exponential backoff with jitter after transient failures (never
 /// sooner than `Retry-After`), nothing for stalled or suspended objects. `jitter` is in
 /// `[0, 1)`.
+///
+/// The backoff never exceeds the sync interval: an object is looked at no less often
+/// while its registry fails than while it is in sync, so after an outage (docs/api.md:
+/// `syncInterval`) it is back within one interval, not after a wait that grew during it.
 pub fn requeue(settled: Settled, sync_interval: Duration, jitter: f64) -> Requeue {
     let jitter = jitter.clamp(0.0, 1.0);
     match settled {
@@ -53,12 +59,17 @@ pub fn requeue(settled: Settled, sync_interval: Duration, jitter: f64) -> Requeu
             let exponent = failures.saturating_sub(1).min(16);
             let backoff = BACKOFF_BASE
                 .saturating_mul(1u32 << exponent)
-                .min(BACKOFF_MAX);
+                .min(backoff_cap(sync_interval));
             // Full range jitter in the upper half: [backoff/2, backoff).
             let backoff = backoff.mul_f64(0.5 + 0.5 * jitter);
             Requeue::After(retry_after.map_or(backoff, |r| r.max(backoff)))
         }
     }
+}
+
+/// The longest backoff for an object of this sync interval.
+pub fn backoff_cap(sync_interval: Duration) -> Duration {
+    sync_interval.clamp(BACKOFF_MIN_CAP, BACKOFF_MAX)
 }
 
 /// Whether a status says the object is stalled (`Stalled=True`).
@@ -179,6 +190,85 @@ mod tests {
             wait(1, Some(ra), 0.0) >= ra,
             "never sooner than Retry-After"
         );
+    }
+
+    fn backoff(failures: u32, interval: Duration, jitter: f64) -> Duration {
+        match requeue(
+            Settled::Transient {
+                failures,
+                retry_after: None,
+            },
+            interval,
+            jitter,
+        ) {
+            Requeue::After(d) => d,
+            Requeue::OnChange => panic!("a transient failure is retried"),
+        }
+    }
+
+    #[test]
+    fn the_backoff_is_never_above_the_sync_interval() {
+        let jitters = [0.0, 0.25, 0.5, 0.75, 0.999_999];
+        for interval in [1, 10, 30, 60, 299, 600, 3600].map(Duration::from_secs) {
+            for failures in 1..40 {
+                for jitter in jitters {
+                    let wait = backoff(failures, interval, jitter);
+                    assert!(
+                        wait <= interval && wait <= BACKOFF_MAX,
+                        "{failures} failures at {interval:?}: {wait:?}"
+                    );
+                }
+            }
+        }
+        // The CRD's shortest interval: a 60 s outage is followed by a check within 10 s,
+        // where the uncapped backoff had grown to 40-80 s.
+        let ten = Duration::from_secs(10);
+        assert!(backoff(5, ten, 0.999_999) < ten);
+        assert!(backoff(30, Duration::ZERO, 0.0) >= Duration::from_millis(500));
+    }
+
+    #[test]
+    fn the_backoff_grows_then_stays_at_the_cap() {
+        let interval = Duration::from_secs(60);
+        let waits: Vec<Duration> = (1..12).map(|n| backoff(n, interval, 0.0)).collect();
+        assert!(
+            waits.windows(2).all(|w| w[0] <= w[1]),
+            "never shrinks: {waits:?}"
+        );
+        assert!(
+            waits[1] > waits[0] && waits[2] > waits[1],
+            "grows: {waits:?}"
+        );
+        // 5 s x 2^4 = 80 s is past the 60 s interval: from the 5th failure on it stays.
+        assert!(
+            waits[4..].iter().all(|w| *w == interval / 2),
+            "stays: {waits:?}"
+        );
+    }
+
+    #[test]
+    fn the_capped_backoff_is_jittered_within_its_upper_half() {
+        let interval = Duration::from_secs(10);
+        let low = backoff(20, interval, 0.0);
+        let high = backoff(20, interval, 0.999_999);
+        assert_eq!(low, interval / 2);
+        assert!(high < interval && high > interval.mul_f64(0.99), "{high:?}");
+        let mid = backoff(20, interval, 0.5);
+        assert!(low < mid && mid < high, "spread by the jitter: {mid:?}");
+        // Out-of-range jitter is clamped, never above the cap.
+        assert!(backoff(20, interval, 7.0) <= interval);
+        assert!(backoff(20, interval, -1.0) >= interval / 2);
+        // Retry-After still wins over the cap.
+        let ra = Duration::from_secs(42);
+        let waited = requeue(
+            Settled::Transient {
+                failures: 20,
+                retry_after: Some(ra),
+            },
+            interval,
+            0.0,
+        );
+        assert_eq!(waited, Requeue::After(ra));
     }
 
     #[test]
