@@ -378,6 +378,13 @@ mod tests {
             text.contains("mcpsync_servers{ready=\"False\",reason=\"RegistryNotReady\",availability=\"Unknown\"} 2"),
             "{text}"
         );
+        // Series are updated in place, never rebuilt: a handle taken before other
+        // servers change still reads the count.
+        let held = m.servers.get_or_create(&ready).clone();
+        m.server_state("a/s3", Some(ready.clone()));
+        assert_eq!(held.get(), 4);
+        m.server_state("a/s3", Some(waiting.clone()));
+        assert_eq!(held.get(), 3);
         for i in 0..5 {
             m.server_state(&format!("a/s{i}"), None);
         }
