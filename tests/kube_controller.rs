@@ -1399,3 +1399,156 @@ spec:
     );
     eprintln!("applied {late:?} after a {OUTAGE:?} outage");
 }
+
+/// The sum of the `mcpsync_servers` series in a `/metrics` text.
+fn servers_gauge(metrics: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|l| l.starts_with("mcpsync_servers{"))
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn deleted_servers_and_registries_leave_no_state_and_their_servers_learn_it() {
+    const N: usize = 50;
+    let mut w = World::start("ctl-gone").await;
+    w.operator = None;
+    let metrics_addr = format!("127.0.0.1:{}", free_port());
+    w.operator = Some(Operator::start_with(
+        &w.ns.name,
+        "30s",
+        &[
+            "--metrics-addr",
+            &metrics_addr,
+            "--probe-addr",
+            "127.0.0.1:0",
+        ],
+        &[],
+    ));
+    let metrics_url = format!("http://{metrics_addr}/metrics");
+    w.composio_registry();
+    // Retain: no finalizer, so the operator never sees these servers being deleted; only
+    // the watch's delete events tell it they are gone.
+    let servers: Vec<String> = (0..N)
+        .map(|i| {
+            format!(
+                "apiVersion: mcpsync.dev/v1alpha1
+kind: McpServer
+metadata: {{name: churn-{i}, namespace: NS}}
+spec:
+  registryRef: {{name: composio}}
+  displayName: churn-tools-{i}
+  toolkits: [github]
+  deletionPolicy: Retain
+"
+            )
+        })
+        .collect();
+    w.apply(&servers.join("---\n"));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let text = wait_http(&metrics_url, 200).await;
+        if servers_gauge(&text) as usize == N {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{N} servers never counted:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let out = env().kubectl_output(
+        &[
+            "delete",
+            "mcpservers",
+            "--all",
+            "-n",
+            &w.ns.name,
+            "--wait=false",
+        ],
+        None,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let started = Instant::now();
+    let text = loop {
+        let text = wait_http(&metrics_url, 200).await;
+        if servers_gauge(&text) == 0.0 {
+            break text;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "deleted servers still counted:\n{text}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    eprintln!(
+        "{N} deleted servers uncounted after {:?}",
+        started.elapsed()
+    );
+    assert!(
+        !text.contains("churn-"),
+        "a series names a deleted server:\n{text}"
+    );
+    assert!(
+        !text.lines().any(|l| l.starts_with("mcpsync_servers{")),
+        "no series left for states no server is in:\n{text}"
+    );
+
+    // A deleted registry: its server learns at once, not at its next sync.
+    w.apply(
+        "apiVersion: mcpsync.dev/v1alpha1
+kind: McpServer
+metadata: {name: left, namespace: NS}
+spec:
+  registryRef: {name: composio}
+  displayName: left-tools
+  toolkits: [github]
+  deletionPolicy: Retain
+",
+    );
+    w.wait_status("left", "Ready", ready).await;
+    let registries: Api<McpRegistry> = Api::namespaced(w.client.clone(), &w.ns.name);
+    registries
+        .delete("composio", &DeleteParams::default())
+        .await
+        .unwrap();
+    let started = Instant::now();
+    loop {
+        let status = w
+            .servers()
+            .get("left")
+            .await
+            .ok()
+            .and_then(|s| s.status)
+            .unwrap_or_default();
+        let message = status
+            .conditions
+            .iter()
+            .find(|c| c.type_ == "Ready")
+            .map(|c| c.message.clone())
+            .unwrap_or_default();
+        if not_ready_with("RegistryNotReady")(&status) && message.contains("which is not") {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the server of a deleted registry did not learn it (interval 30 s): {status:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    eprintln!(
+        "server reported its registry gone after {:?}",
+        started.elapsed()
+    );
+    let text = wait_http(&metrics_url, 200).await;
+    let series = format!("registry=\"McpRegistry/{}/composio\"", w.ns.name);
+    assert!(
+        !text.contains(&series),
+        "the deleted registry's series remain:\n{text}"
+    );
+}

@@ -22,9 +22,11 @@ use k8s_openapi::api::core::v1::Secret;
 use kube::core::PartialObjectMeta;
 use kube::runtime::controller::{Action, Config as ControllerConfig};
 use kube::runtime::reflector::{self, ObjectRef};
+use kube::runtime::utils::Backoff;
 use kube::runtime::{Controller, WatchStreamExt, predicates, watcher};
 use kube::{Api, Client, Resource, ResourceExt};
 use parking_lot::RwLock;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
 use tokio_util::sync::CancellationToken;
 
 use crate::api::conditions::types;
@@ -33,7 +35,7 @@ use crate::api::{
 };
 use crate::engine::schedule::{self, Requeue, Settled};
 use crate::vocab::{ObjectKey, RegistryId};
-use context::{Ctx, Settings, Stores};
+use context::{Ctx, Gone, Liveness, Settings, Stores};
 use events::{Recorder, Reporter};
 use index::{RefIndex, SecretKey, server_refs};
 
@@ -173,11 +175,7 @@ fn error_policy<K: Resource<DynamicType = ()>>(
     error: &Error,
     ctx: Arc<Ctx>,
 ) -> Action {
-    let key = format!(
-        "{}/{}",
-        object.meta().namespace.clone().unwrap_or_default(),
-        object.meta().name.clone().unwrap_or_default()
-    );
+    let key = policy_key(object.meta());
     tracing::warn!(object = %key, kind = %K::kind(&()), error = %error, "reconcile failed; retrying");
     let settled = Settled::Transient {
         failures: ctx.failed(&key),
@@ -187,6 +185,190 @@ fn error_policy<K: Resource<DynamicType = ()>>(
         Requeue::After(d) => Action::requeue(d),
         Requeue::OnChange => Action::await_change(),
     }
+}
+
+/// The key `error_policy` counts failures under: namespace/name (empty namespace for a
+/// cluster-scoped object).
+fn policy_key(meta: &kube::core::ObjectMeta) -> String {
+    format!(
+        "{}/{}",
+        meta.namespace.as_deref().unwrap_or_default(),
+        meta.name.as_deref().unwrap_or_default()
+    )
+}
+
+/// [`policy_key`] of a registry.
+pub(crate) fn failure_key(id: &RegistryId) -> String {
+    match id {
+        RegistryId::Namespaced(key) => key.to_string(),
+        RegistryId::Cluster(name) => format!("/{name}"),
+    }
+}
+
+/// The longest a watch waits before it tries the API server again.
+pub const WATCH_BACKOFF_CAP: Duration = Duration::from_secs(5);
+const WATCH_BACKOFF_FIRST: Duration = Duration::from_millis(500);
+
+/// The backoff of every watch: 0.5 s doubling up to [`WATCH_BACKOFF_CAP`], each delay
+/// drawn from its upper half (jitter, so that the watches do not all come back at once),
+/// never above the cap. kube's `DefaultBackoff` grows to 30 s plus as much jitter again
+/// (a watch waited 47 s after a 7 s API-server outage, issue 18). `StreamBackoff` resets
+/// it on the first item the watch yields once the server answers.
+#[derive(Clone, Debug)]
+pub struct WatchBackoff {
+    next: Duration,
+}
+
+impl Default for WatchBackoff {
+    fn default() -> Self {
+        WatchBackoff {
+            next: WATCH_BACKOFF_FIRST,
+        }
+    }
+}
+
+impl Iterator for WatchBackoff {
+    type Item = Duration;
+
+    fn next(&mut self) -> Option<Duration> {
+        let delay = self.next.min(WATCH_BACKOFF_CAP);
+        self.next = delay.saturating_mul(2).min(WATCH_BACKOFF_CAP);
+        Some(delay.mul_f64(0.5 + rand::random::<f64>() / 2.0))
+    }
+}
+
+impl Backoff for WatchBackoff {
+    fn reset(&mut self) {
+        self.next = WATCH_BACKOFF_FIRST;
+    }
+}
+
+/// The one backoff every watcher uses, so that they cannot drift apart.
+pub fn watch_backoff() -> WatchBackoff {
+    WatchBackoff::default()
+}
+
+/// What the watches saw go, handed to the task that drops its state (the watches are
+/// built before the context that holds it).
+#[derive(Debug)]
+enum Departure {
+    Server(Gone),
+    Registry(RegistryId, Option<String>),
+}
+
+/// Sends what a watch event shows gone. A closed channel means the operator is stopping.
+fn depart(
+    live: &parking_lot::Mutex<Liveness>,
+    departures: &UnboundedSender<Departure>,
+    to_departure: impl Fn(Gone) -> Departure,
+    event: &watcher::Event<impl Resource>,
+) {
+    for gone in live.lock().observe(event) {
+        let _ = departures.send(to_departure(gone));
+    }
+}
+
+/// The server controller (by index) that watches `namespace`.
+fn scope_of(scopes: &[Option<String>], namespace: &str) -> Option<usize> {
+    scopes
+        .iter()
+        .position(|s| s.as_deref().is_none_or(|ns| ns == namespace))
+}
+
+/// Drops the state of what went, and wakes the servers of a registry that went (they
+/// then report it not found). Runs after the watch has removed the object from its cache,
+/// so a woken server no longer finds it there.
+async fn handle_departures(
+    mut departures: UnboundedReceiver<Departure>,
+    ctx: Arc<Ctx>,
+    scopes: Vec<Option<String>>,
+    wakes: Vec<UnboundedSender<ObjectRef<McpServer>>>,
+) {
+    while let Some(departure) = departures.recv().await {
+        match departure {
+            Departure::Server(gone) => ctx.forget_server(&gone),
+            Departure::Registry(id, uid) => {
+                ctx.forget_registry(&id, uid.as_deref());
+                let servers = ctx.index.read().servers_of_registry(&id);
+                tracing::debug!(registry = %id, servers = servers.len(), "registry gone");
+                for server in servers {
+                    if let Some(wake) =
+                        scope_of(&scopes, &server.namespace).and_then(|i| wakes.get(i))
+                    {
+                        let _ = wake.send(server_ref(&server));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A server's reconcile; one whose server was deleted meanwhile may have recorded state
+/// after the watch dropped it: it is dropped again. (The watch updates the cache before
+/// it reports the delete, so either that report comes after this reconcile's records, or
+/// the cache no longer has the server here.)
+async fn reconcile_server(server: Arc<McpServer>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let gone = Gone {
+        key: ObjectKey::new(server.namespace().unwrap_or_default(), server.name_any()),
+        uid: server.metadata.uid.clone(),
+    };
+    let result = timed("mcpserver", server::reconcile(server, ctx.clone())).await;
+    if !ctx.stores.has_server(&gone.key, gone.uid.as_deref()) {
+        ctx.forget_server(&gone);
+    }
+    result
+}
+
+fn server_error_policy(server: Arc<McpServer>, error: &Error, ctx: Arc<Ctx>) -> Action {
+    let gone = Gone {
+        key: ObjectKey::new(server.namespace().unwrap_or_default(), server.name_any()),
+        uid: server.metadata.uid.clone(),
+    };
+    let action = error_policy(server, error, ctx.clone());
+    if !ctx.stores.has_server(&gone.key, gone.uid.as_deref()) {
+        ctx.forget_server(&gone);
+        return Action::await_change();
+    }
+    action
+}
+
+/// A registry's reconcile, with the same after-check as [`reconcile_server`].
+async fn reconcile_registry(registry: Arc<McpRegistry>, ctx: Arc<Ctx>) -> Result<Action, Error> {
+    let key = ObjectKey::new(
+        registry.namespace().unwrap_or_default(),
+        registry.name_any(),
+    );
+    let uid = registry.metadata.uid.clone();
+    let result = timed(
+        "mcpregistry",
+        registry::reconcile_namespaced(registry, ctx.clone()),
+    )
+    .await;
+    let here = ctx
+        .stores
+        .registry(&key)
+        .is_some_and(|r| r.metadata.uid == uid);
+    if !here {
+        ctx.forget_registry(&RegistryId::Namespaced(key), uid.as_deref());
+    }
+    result
+}
+
+async fn reconcile_cluster_registry(
+    registry: Arc<ClusterMcpRegistry>,
+    ctx: Arc<Ctx>,
+) -> Result<Action, Error> {
+    let name = registry.name_any();
+    let uid = registry.metadata.uid.clone();
+    let result = registry::reconcile_cluster(registry, ctx.clone()).await;
+    let here = ctx
+        .stores
+        .cluster_registry(&name)
+        .is_some_and(|r| r.metadata.uid == uid);
+    if !here {
+        ctx.forget_registry(&RegistryId::Cluster(name), uid.as_deref());
+    }
+    result
 }
 
 /// A reconcile, counted and timed under controller-runtime's metric names.
@@ -271,6 +453,11 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
     let mut registry_streams = Vec::new();
     let mut server_streams = Vec::new();
     let mut secret_triggers = Vec::new();
+    let (departures, departures_rx) = unbounded_channel();
+    let mut wakes = Vec::new();
+
+    let live = parking_lot::Mutex::new(Liveness::default());
+    let tx = departures.clone();
 
     let (cluster_reader, cluster_writer) = reflector::store::<ClusterMcpRegistry>();
     stores.cluster_registries.push(cluster_reader.clone());
@@ -278,9 +465,17 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         Api::<ClusterMcpRegistry>::all(client.clone()),
         watcher::Config::default(),
     )
-    .default_backoff()
+    .backoff(watch_backoff())
     .modify(drop_managed_fields)
     .reflect(cluster_writer)
+    .inspect_ok(move |event| {
+        depart(
+            &live,
+            &tx,
+            |g| Departure::Registry(RegistryId::Cluster(g.key.name), g.uid),
+            event,
+        )
+    })
     .applied_objects()
     .predicate_filter(predicates::generation, Default::default());
 
@@ -288,13 +483,23 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         let ns = scope.as_deref();
         let (reg_reader, reg_writer) = reflector::store::<McpRegistry>();
         stores.registries.push(reg_reader.clone());
+        let live = parking_lot::Mutex::new(Liveness::default());
+        let tx = departures.clone();
         let reg_stream = watcher(
             scoped::<McpRegistry>(&client, ns),
             watcher::Config::default(),
         )
-        .default_backoff()
+        .backoff(watch_backoff())
         .modify(drop_managed_fields)
         .reflect(reg_writer)
+        .inspect_ok(move |event| {
+            depart(
+                &live,
+                &tx,
+                |g| Departure::Registry(RegistryId::Namespaced(g.key), g.uid),
+                event,
+            )
+        })
         .applied_objects()
         .predicate_filter(predicates::generation, Default::default());
         registry_streams.push((reg_reader, reg_stream, ns.map(str::to_string)));
@@ -302,7 +507,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         let (secret_reader, secret_writer) = reflector::store::<PartialObjectMeta<Secret>>();
         stores.secrets.push(secret_reader);
         let secret_stream = watcher(secret_metadata(&client, ns), watcher::Config::default())
-            .default_backoff()
+            .backoff(watch_backoff())
             .modify(drop_managed_fields)
             .reflect(secret_writer)
             .touched_objects();
@@ -310,7 +515,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
         // the server triggers).
         let registry_secret_trigger =
             watcher(secret_metadata(&client, ns), watcher::Config::default())
-                .default_backoff()
+                .backoff(watch_backoff())
                 .touched_objects();
         secret_triggers.push(registry_secret_trigger);
 
@@ -321,20 +526,30 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
             server_config = server_config.labels(selector);
         }
         let feed = index.clone();
+        let live = parking_lot::Mutex::new(Liveness::default());
+        let tx = departures.clone();
+        let (wake, woken) = unbounded_channel::<ObjectRef<McpServer>>();
+        wakes.push(wake);
         let server_stream = watcher(scoped::<McpServer>(&client, ns), server_config)
-            .default_backoff()
+            .backoff(watch_backoff())
             .modify(drop_managed_fields)
             .reflect(server_writer)
-            .inspect_ok(move |event| index_servers(&feed, event))
+            .inspect_ok(move |event| {
+                index_servers(&feed, event);
+                depart(&live, &tx, Departure::Server, event);
+            })
             .applied_objects()
             .predicate_filter(server_predicate, Default::default());
         server_streams.push((
             server_reader,
             server_stream,
             secret_stream,
+            woken,
             ns.map(str::to_string),
         ));
     }
+    // The watches hold the senders: the departures end with them.
+    drop(departures);
 
     let reporter = Reporter {
         controller: "mcpsync".into(),
@@ -360,6 +575,12 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
     });
 
     let mut tasks = tokio::task::JoinSet::new();
+    tokio::spawn(handle_departures(
+        departures_rx,
+        ctx.clone(),
+        scopes.clone(),
+        wakes,
+    ));
 
     // Registries first: servers look their registries up in these caches.
     let cluster_index = index.clone();
@@ -381,7 +602,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
             },
         )
         .graceful_shutdown_on(shutdown.clone().cancelled_owned())
-        .run(registry::reconcile_cluster, error_policy, ctx.clone());
+        .run(reconcile_cluster_registry, error_policy, ctx.clone());
     tasks.spawn(drain(cluster_controller));
 
     for (reader, stream, ns) in registry_streams {
@@ -390,7 +611,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
             secret_metadata(&client, ns.as_deref()),
             watcher::Config::default(),
         )
-        .default_backoff()
+        .backoff(watch_backoff())
         .touched_objects();
         let controller = Controller::for_stream(stream, reader)
             .with_config(config.clone())
@@ -409,11 +630,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
                     .collect::<Vec<_>>()
             })
             .graceful_shutdown_on(shutdown.clone().cancelled_owned())
-            .run(
-                |o, c| timed("mcpregistry", registry::reconcile_namespaced(o, c)),
-                error_policy,
-                ctx.clone(),
-            );
+            .run(reconcile_registry, error_policy, ctx.clone());
         tasks.spawn(drain(controller));
     }
 
@@ -432,7 +649,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
     }
     tracing::debug!("registry caches ready");
 
-    for (reader, stream, secret_stream, ns) in server_streams {
+    for (reader, stream, secret_stream, mut woken, ns) in server_streams {
         let by_secret = index.clone();
         let by_registry = index.clone();
         let by_cluster_registry = index.clone();
@@ -440,7 +657,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
             scoped::<McpRegistry>(&client, ns.as_deref()),
             watcher::Config::default(),
         )
-        .default_backoff()
+        .backoff(watch_backoff())
         .applied_objects()
         .predicate_filter(
             |r: &McpRegistry| registry_predicate(r.metadata.generation, r.status.as_ref()),
@@ -450,7 +667,7 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
             Api::<ClusterMcpRegistry>::all(client.clone()),
             watcher::Config::default(),
         )
-        .default_backoff()
+        .backoff(watch_backoff())
         .applied_objects()
         .predicate_filter(
             |r: &ClusterMcpRegistry| registry_predicate(r.metadata.generation, r.status.as_ref()),
@@ -488,12 +705,10 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
                     .map(server_ref)
                     .collect::<Vec<_>>()
             })
+            // The servers of a registry that is gone (a delete or a relist without it).
+            .reconcile_on(futures::stream::poll_fn(move |cx| woken.poll_recv(cx)))
             .graceful_shutdown_on(shutdown.clone().cancelled_owned())
-            .run(
-                |o, c| timed("mcpserver", server::reconcile(o, c)),
-                error_policy,
-                ctx.clone(),
-            );
+            .run(reconcile_server, server_error_policy, ctx.clone());
         tasks.spawn(drain(controller));
     }
     tracing::info!(namespaces = ?opts.namespaces, "controllers started");
@@ -502,4 +717,116 @@ pub async fn run(client: Client, opts: Options, shutdown: CancellationToken) -> 
     }
     while tasks.join_next().await.is_some() {}
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::controller::context::tests::{offline_ctx, server};
+    use crate::controller::index::ServerRefs;
+
+    #[test]
+    fn the_watch_backoff_never_exceeds_its_cap_and_starts_over_when_reset() {
+        let mut backoff = watch_backoff();
+        let delays: Vec<Duration> = (&mut backoff).take(40).collect();
+        assert!(delays.iter().all(|d| *d <= WATCH_BACKOFF_CAP), "{delays:?}");
+        assert!(
+            delays[10..].iter().all(|d| *d >= WATCH_BACKOFF_CAP / 2),
+            "it does grow to the cap: {delays:?}"
+        );
+        backoff.reset();
+        let first = backoff.next().unwrap_or_default();
+        assert!(first <= WATCH_BACKOFF_FIRST, "{first:?}");
+    }
+
+    /// The backoff as kube's `StreamBackoff` drives it: an error waits, an answer resets.
+    #[tokio::test(start_paused = true)]
+    async fn a_watch_comes_back_within_the_cap_and_fast_once_the_server_answers() {
+        let mut items: Vec<Result<u32, &str>> = vec![Err("down"); 12];
+        items.push(Ok(1));
+        items.push(Err("down again"));
+        items.push(Ok(2));
+        let mut stream = std::pin::pin!(futures::stream::iter(items).backoff(watch_backoff()));
+        let mut gaps = Vec::new();
+        let mut last = tokio::time::Instant::now();
+        while let Some(item) = stream.next().await {
+            let now = tokio::time::Instant::now();
+            gaps.push((item.is_ok(), now - last));
+            last = now;
+        }
+        assert_eq!(gaps.len(), 15);
+        assert!(
+            gaps.iter().all(|(_, gap)| *gap <= WATCH_BACKOFF_CAP),
+            "{gaps:?}"
+        );
+        // After 12 errors the wait was at the cap; the answer reset it: the next error
+        // waits at most the first delay.
+        assert!(gaps[11].1 >= WATCH_BACKOFF_CAP / 2, "{gaps:?}");
+        assert!(gaps[14].1 <= WATCH_BACKOFF_FIRST, "{gaps:?}");
+    }
+
+    #[tokio::test]
+    async fn deletes_and_relists_drop_state_and_a_gone_registry_wakes_its_servers() {
+        let ctx = Arc::new(offline_ctx());
+        let scopes = vec![Some("a".to_string()), Some("b".to_string())];
+        let (departures, rx) = unbounded_channel();
+        let (wake_a, mut woken_a) = unbounded_channel();
+        let (wake_b, mut woken_b) = unbounded_channel();
+        let registry = RegistryId::Namespaced(ObjectKey::new("a", "r"));
+        ctx.index.write().set_server(
+            ObjectKey::new("a", "uses-r"),
+            ServerRefs {
+                registry: Some(registry.clone()),
+                secrets: Default::default(),
+            },
+        );
+        for name in ["deleted", "relisted"] {
+            ctx.failed(&format!("a/{name}"));
+        }
+        ctx.snapshots.of(&registry);
+        let handler = tokio::spawn(handle_departures(
+            rx,
+            ctx.clone(),
+            scopes,
+            vec![wake_a, wake_b],
+        ));
+
+        let live = parking_lot::Mutex::new(Liveness::default());
+        for event in [
+            watcher::Event::Init,
+            watcher::Event::InitApply(server("deleted", "u1")),
+            watcher::Event::InitApply(server("relisted", "u2")),
+            watcher::Event::InitDone,
+            watcher::Event::Delete(server("deleted", "u1")),
+            // The watch restarts; `relisted` went meanwhile.
+            watcher::Event::Init,
+            watcher::Event::InitDone,
+        ] {
+            depart(&live, &departures, Departure::Server, &event);
+        }
+        let mut registry_object = server("r", "ur");
+        registry_object.metadata.name = Some("r".into());
+        let registries = parking_lot::Mutex::new(Liveness::default());
+        for event in [
+            watcher::Event::Apply(registry_object.clone()),
+            watcher::Event::Delete(registry_object),
+        ] {
+            depart(
+                &registries,
+                &departures,
+                |g| Departure::Registry(RegistryId::Namespaced(g.key), g.uid),
+                &event,
+            );
+        }
+        drop(departures);
+        handler.await.unwrap();
+
+        assert!(ctx.failures.lock().is_empty(), "{:?}", ctx.failures.lock());
+        assert!(ctx.snapshots.is_empty());
+        assert_eq!(
+            woken_a.recv().await.map(|r| r.name),
+            Some("uses-r".to_string())
+        );
+        assert!(woken_b.try_recv().is_err(), "only the server's own scope");
+    }
 }

@@ -121,6 +121,15 @@ impl Snapshots {
         self.map.lock().remove(id);
     }
 
+    /// How many registries have a snapshot.
+    pub fn len(&self) -> usize {
+        self.map.lock().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Age of each snapshot, for metrics.
     pub fn ages(&self) -> BTreeMap<String, Duration> {
         let map = self.map.lock();

@@ -66,6 +66,26 @@ impl StatusWriter {
         }
     }
 
+    #[cfg(test)]
+    pub fn remember_written(&self, uid: &str, status: McpServerStatus) {
+        self.written.lock().insert(uid.to_string(), status);
+    }
+
+    /// Forgets the status last written for a server (by UID), which is gone.
+    pub fn forget_uid(&self, uid: &str) {
+        self.written.lock().remove(uid);
+    }
+
+    /// Forgets the last check of a registry (by UID), which is gone.
+    pub fn forget_check(&self, uid: &str) {
+        self.checked.lock().remove(uid);
+    }
+
+    /// How many server statuses and registry checks are remembered.
+    pub fn remembered(&self) -> (usize, usize) {
+        (self.written.lock().len(), self.checked.lock().len())
+    }
+
     async fn apply<K>(
         &self,
         api: Api<K>,

@@ -214,21 +214,46 @@ impl Metrics {
             .inc();
     }
 
-    /// Records a server's state (`None`: gone) and recounts servers by state.
+    /// Records a server's state (`None`: gone). The gauge moves by one series at a time:
+    /// rebuilding it from every server on each reconcile cost O(N) per reconcile (issue
+    /// 18), and a state no server is in any more leaves no series behind.
     pub fn server_state(&self, key: &str, state: Option<ServerLabels>) {
+        // The lock spans the gauge updates so that two reconciles of one server cannot
+        // interleave their decrement and increment.
         let mut states = self.server_states.lock();
-        match state {
-            Some(s) => states.insert(key.to_string(), s),
+        let previous = match state {
+            Some(s) => {
+                if states.get(key) == Some(&s) {
+                    return;
+                }
+                self.servers.get_or_create(&s).inc();
+                states.insert(key.to_string(), s)
+            }
             None => states.remove(key),
         };
-        let mut counts: HashMap<&ServerLabels, i64> = HashMap::new();
-        for s in states.values() {
-            *counts.entry(s).or_default() += 1;
+        if let Some(old) = previous {
+            let left = self.servers.get_or_create(&old).dec() - 1;
+            if left <= 0 {
+                self.servers.remove(&old);
+            }
         }
-        self.servers.clear();
-        for (labels, n) in counts {
-            self.servers.get_or_create(labels).set(n);
-        }
+    }
+
+    /// Drops the series of a registry that is gone.
+    pub fn forget_registry(&self, registry: &str) {
+        self.snapshot_age.remove(&RegistryLabels {
+            registry: registry.to_string(),
+        });
+    }
+
+    /// Whether a server's state is recorded.
+    pub fn server_recorded(&self, key: &str) -> bool {
+        self.server_states.lock().contains_key(key)
+    }
+
+    /// Servers whose state is recorded (deleted ones are not).
+    pub fn servers_recorded(&self) -> usize {
+        self.server_states.lock().len()
     }
 }
 
@@ -293,14 +318,26 @@ impl Drop for ReconcileTimer {
 mod tests {
     use super::*;
 
+    fn labels(ready: &str, reason: &str) -> ServerLabels {
+        ServerLabels {
+            ready: ready.into(),
+            reason: reason.into(),
+            availability: "Unknown".into(),
+        }
+    }
+
+    fn series(m: &Metrics) -> Vec<String> {
+        m.encode()
+            .lines()
+            .filter(|l| l.starts_with("mcpsync_servers{"))
+            .map(str::to_string)
+            .collect()
+    }
+
     #[test]
     fn servers_are_counted_by_state_and_forgotten_when_gone() {
         let m = Metrics::new();
-        let ready = ServerLabels {
-            ready: "True".into(),
-            reason: "Synced".into(),
-            availability: "Unknown".into(),
-        };
+        let ready = labels("True", "Synced");
         m.server_state("a/one", Some(ready.clone()));
         m.server_state("a/two", Some(ready.clone()));
         assert_eq!(m.servers.get_or_create(&ready).get(), 2);
@@ -315,5 +352,65 @@ mod tests {
             ),
             "{text}"
         );
+    }
+
+    #[test]
+    fn the_server_gauge_moves_by_state_and_drops_empty_series() {
+        let m = Metrics::new();
+        let ready = labels("True", "Synced");
+        let waiting = labels("False", "RegistryNotReady");
+        for i in 0..5 {
+            m.server_state(&format!("a/s{i}"), Some(waiting.clone()));
+        }
+        // The same state again counts once.
+        m.server_state("a/s0", Some(waiting.clone()));
+        for i in 0..3 {
+            m.server_state(&format!("a/s{i}"), Some(ready.clone()));
+        }
+        let text = m.encode();
+        assert!(
+            text.contains(
+                "mcpsync_servers{ready=\"True\",reason=\"Synced\",availability=\"Unknown\"} 3"
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("mcpsync_servers{ready=\"False\",reason=\"RegistryNotReady\",availability=\"Unknown\"} 2"),
+            "{text}"
+        );
+        // Series are updated in place, never rebuilt: a handle taken before other
+        // servers change still reads the count.
+        let held = m.servers.get_or_create(&ready).clone();
+        m.server_state("a/s3", Some(ready.clone()));
+        assert_eq!(held.get(), 4);
+        m.server_state("a/s3", Some(waiting.clone()));
+        assert_eq!(held.get(), 3);
+        for i in 0..5 {
+            m.server_state(&format!("a/s{i}"), None);
+        }
+        // Forgetting an unknown server changes nothing.
+        m.server_state("a/never", None);
+        assert_eq!(
+            series(&m),
+            Vec::<String>::new(),
+            "no series for deleted servers"
+        );
+        assert_eq!(m.servers_recorded(), 0);
+    }
+
+    #[test]
+    fn a_deleted_registry_leaves_no_snapshot_age_series() {
+        let m = Metrics::new();
+        for registry in ["McpRegistry/a/gone", "McpRegistry/a/kept"] {
+            m.snapshot_age
+                .get_or_create(&RegistryLabels {
+                    registry: registry.into(),
+                })
+                .set(1.0);
+        }
+        m.forget_registry("McpRegistry/a/gone");
+        let text = m.encode();
+        assert!(!text.contains("a/gone"), "{text}");
+        assert!(text.contains("a/kept"), "{text}");
     }
 }
