@@ -3,13 +3,13 @@
 //! GET only for a record it lacks, so in steady state the remote traffic of a registry is
 //! its LIST pages once per interval: no GET per server, no PATCH.
 //!
-//! A listing is read in the background once three quarters of the interval have passed,
-//! while reconciles keep reading the previous one: a registry whose servers come due all
-//! through the interval (any large one) never holds its reconciles back for its 100
-//! pages. Only a missing listing, or one older than the interval with none under way, is
-//! read while the reconcile waits. A
-//! failed listing is tried again after a backoff (capped by the interval), not by every
-//! reconcile; meanwhile a stale snapshot is not trusted and each reconcile GETs its record.
+//! A listing is read once it is older than the interval (so at most one per interval).
+//! A registry whose last listing was quick is read while the reconcile waits, as before;
+//! one whose listing took longer ([`SLOW_LISTING`]: many pages, or a slow SaaS) is read
+//! in the background while reconciles keep deciding against the previous listing, so
+//! its 100 pages never hold every reconcile of the registry back. A failed listing is
+//! tried again after a backoff (capped by the interval), not by every reconcile;
+//! meanwhile a stale snapshot is not trusted and each reconcile GETs its record.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::future::Future;
@@ -26,6 +26,9 @@ use crate::reconcile::ports::RegistryApi;
 use crate::vocab::{
     Change, ErrorClass, Field, RegistryId, RemoteError, RemoteRecord, WriteContext,
 };
+
+/// A listing that took longer than this is refreshed in the background.
+pub const SLOW_LISTING: Duration = Duration::from_millis(500);
 
 /// First wait after a failed listing; doubled per failure, never above the interval.
 const FIRST_LISTING_BACKOFF: Duration = Duration::from_secs(2);
@@ -47,6 +50,8 @@ struct State {
     /// Listings failed in a row, and when the next may be tried.
     failures: u32,
     retry_at: Option<Instant>,
+    /// How long the last listing took.
+    took: Option<Duration>,
 }
 
 impl State {
@@ -161,24 +166,24 @@ impl SnapshotRegistry {
         }
         let mut state = self.snapshot.state.lock().await;
         let expired = state.age().is_none_or(|a| a >= self.max_age);
-        if expired && !state.refreshing && !state.backing_off() {
-            // No listing, or one older than the interval with none under way (a registry
-            // whose few servers came due before anyone started one): read it now, holding
-            // the snapshot, so that no decision rests on a listing older than the interval
-            // and the other reconciles do not each GET their record.
+        let due = expired && !state.refreshing && !state.backing_off();
+        let slow = state.fetched.is_some() && state.took.is_some_and(|t| t >= SLOW_LISTING);
+        if due && slow {
+            state.refreshing = true;
+            self.refresh_in_background();
+        } else if due {
+            // No listing yet, or a quick one: read it now, holding the snapshot, so that
+            // the other reconciles do not each GET their record meanwhile.
             tracing::debug!(age = ?state.age(), max_age = ?self.max_age, "reading the registry's listing");
+            let started = Instant::now();
             match self.client.list_all(None).await {
-                Ok(records) => state.install(records),
+                Ok(records) => {
+                    state.install(records);
+                    state.took = Some(started.elapsed());
+                }
                 Err(e) if e.class == ErrorClass::Unauthorized => return Err(e),
                 Err(_) => state.failed(self.max_age),
             }
-        } else if !expired
-            && !state.refreshing
-            && !state.backing_off()
-            && state.age().is_some_and(|a| a >= self.max_age.mul_f64(0.75))
-        {
-            state.refreshing = true;
-            self.refresh_in_background();
         }
         // A listing under way vouches for the previous one, up to a second interval.
         let trusted = state.age().is_some_and(|a| {
@@ -202,11 +207,15 @@ impl SnapshotRegistry {
         let max_age = self.max_age;
         tokio::spawn(async move {
             tracing::debug!(max_age = ?max_age, "refreshing the registry's listing");
+            let started = Instant::now();
             let answer = client.list_all(None).await;
             let mut state = snapshot.state.lock().await;
             state.refreshing = false;
             match answer {
-                Ok(records) => state.install(records),
+                Ok(records) => {
+                    state.install(records);
+                    state.took = Some(started.elapsed());
+                }
                 Err(_) => state.failed(max_age),
             }
         });
@@ -364,18 +373,34 @@ mod tests {
         }
     }
 
-    #[tokio::test]
-    async fn readers_keep_the_previous_listing_while_it_is_refreshed() {
-        let sim = sim::start(SimConfig::default()).await.expect("sim");
-        let registry = registry(&sim, Duration::from_millis(400));
-        let rec = record(&registry.client, "first").await;
-        assert_eq!(registry.get(&rec.id).await.expect("get").id, rec.id);
-        sim.clear_log();
-        tokio::time::sleep(Duration::from_millis(320)).await;
-        // The registry is slow now: a reader that waited for the listing would notice.
+    /// A registry whose listing takes 600 ms, read once and now older than `max_age`.
+    async fn slow_registry_due(
+        sim: &SimHandle,
+        names: &[&str],
+    ) -> (SnapshotRegistry, Vec<RemoteRecord>) {
+        let max_age = Duration::from_millis(400);
+        let registry = registry(sim, max_age);
+        let mut records = Vec::new();
+        for name in names {
+            records.push(record(&registry.client, name).await);
+        }
         sim.faults().set_latency(None, Duration::from_millis(600));
-        let seen = registry.get(&rec.id).await.expect("get");
-        assert_eq!(seen.id, rec.id);
+        registry.get(&records[0].id).await.expect("get");
+        assert!(
+            !registry.snapshot.state.lock().await.refreshing,
+            "the first listing is waited for"
+        );
+        tokio::time::sleep(max_age + Duration::from_millis(50)).await;
+        sim.clear_log();
+        (registry, records)
+    }
+
+    #[tokio::test]
+    async fn readers_keep_the_previous_listing_while_a_slow_one_is_refreshed() {
+        let sim = sim::start(SimConfig::default()).await.expect("sim");
+        let (registry, records) = slow_registry_due(&sim, &["first"]).await;
+        let seen = registry.get(&records[0].id).await.expect("get");
+        assert_eq!(seen.id, records[0].id);
         assert!(
             registry.snapshot.state.lock().await.refreshing,
             "the reader returned before the listing it started"
@@ -386,15 +411,33 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_quick_listing_is_waited_for_and_read_once_per_interval() {
+        let sim = sim::start(SimConfig::default()).await.expect("sim");
+        let registry = registry(&sim, Duration::from_millis(300));
+        let rec = record(&registry.client, "quick").await;
+        sim.clear_log();
+        for _ in 0..5 {
+            registry.get(&rec.id).await.expect("get");
+            assert!(!registry.snapshot.state.lock().await.refreshing);
+        }
+        assert_eq!(calls(&sim), (1, 0), "one listing within the interval");
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        registry.get(&rec.id).await.expect("get");
+        assert_eq!(
+            calls(&sim),
+            (2, 0),
+            "read again once older than the interval"
+        );
+        sim.shutdown().await;
+    }
+
+    #[tokio::test]
     async fn a_write_during_a_refresh_is_not_undone_by_its_listing() {
         let sim = sim::start(SimConfig::default()).await.expect("sim");
-        let registry = registry(&sim, Duration::from_millis(400));
-        let kept = record(&registry.client, "kept").await;
-        let gone = record(&registry.client, "gone").await;
+        let (registry, records) = slow_registry_due(&sim, &["kept", "gone"]).await;
+        let (kept, gone) = (&records[0], &records[1]);
         registry.get(&kept.id).await.expect("get");
-        tokio::time::sleep(Duration::from_millis(320)).await;
-        sim.faults().set_latency(None, Duration::from_millis(300));
-        registry.get(&kept.id).await.expect("get");
+        assert!(registry.snapshot.state.lock().await.refreshing);
         // While the listing is read: a write's answer, and a delete.
         let mut renamed = kept.clone();
         renamed
