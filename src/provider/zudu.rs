@@ -205,11 +205,13 @@ impl ProviderModel for Zudu {
         ProviderKind::Zudu
     }
 
+    /// The descriptor's prefixes, in body-style order: `Wrapped` first, then `Flat`.
     fn sim_prefix(&self) -> &'static str {
-        match self.style {
-            ZuduBodyStyle::Wrapped => "zudu",
-            ZuduBodyStyle::Flat => "zudu-flat",
-        }
+        let index = match self.style {
+            ZuduBodyStyle::Wrapped => 0,
+            ZuduBodyStyle::Flat => 1,
+        };
+        DESCRIPTOR.sim_prefixes.get(index).copied().unwrap_or(ID)
     }
 
     fn check(&self, field: Field, value: &Value) -> Result<(), Violation> {
